@@ -1,0 +1,1 @@
+"""referral-plugin: the referral-marketing backend for Shopify and WooCommerce."""

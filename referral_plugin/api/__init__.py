@@ -1,0 +1,1 @@
+"""Flask blueprints: health, the admin JSON API, and their error handling."""

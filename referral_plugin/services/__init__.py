@@ -1,0 +1,1 @@
+"""Use cases the edges call. Services never commit: the caller owns the transaction."""

@@ -1,0 +1,1 @@
+"""The HTTP edge for inbound platform webhooks: verify, store in the inbox, answer 200."""
