@@ -67,7 +67,9 @@ class Settings:
             if value:
                 return value
             if production:
-                raise SettingsError(f"{name} is not set: production needs it (see README, Configuration)")
+                raise SettingsError(
+                    f"{name} is not set: production needs it (see README, Configuration)"
+                )
             return dev_secrets[name]
 
         database_url = env.get("DATABASE_URL", "").strip()
@@ -103,13 +105,18 @@ class Settings:
         if len(key) != 32:
             raise SettingsError(
                 "ENCRYPTION_KEY must be a Fernet key: urlsafe base64 of 32 bytes; make one with "
-                "`python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'`"
+                "`python -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())'`"
             )
         parts = urlsplit(self.public_base_url)
         if parts.scheme not in {"http", "https"} or not parts.netloc:
-            raise SettingsError(f"PUBLIC_BASE_URL must be an http(s) URL, got {self.public_base_url!r}")
+            raise SettingsError(
+                f"PUBLIC_BASE_URL must be an http(s) URL, got {self.public_base_url!r}"
+            )
         if self.is_production and parts.scheme != "https":
-            raise SettingsError("PUBLIC_BASE_URL must be https in production (platforms require it)")
+            raise SettingsError(
+                "PUBLIC_BASE_URL must be https in production (platforms require it)"
+            )
         if not self.database_url.startswith(("sqlite", "postgresql")):
             raise SettingsError("DATABASE_URL must be sqlite:///... or postgresql+psycopg://...")
         if len(self.shopify_api_version) != 7 or self.shopify_api_version[4] != "-":
@@ -122,7 +129,7 @@ def normalize_database_url(url: str) -> str:
     """Accept the common `postgres://` / `postgresql://` forms and use the psycopg 3 driver."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 

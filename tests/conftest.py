@@ -53,8 +53,9 @@ def session(engine: Engine) -> Iterator[Session]:
     """
     connection = engine.connect()
     outer = connection.begin()
-    db_session = Session(bind=connection, join_transaction_mode="create_savepoint",
-                         expire_on_commit=False)
+    db_session = Session(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
     try:
         yield db_session
     finally:

@@ -138,6 +138,10 @@ class ShopRedact:
 
 
 Event = (
-    OrderEvent | CustomerCreated | ShopUninstalled | CustomerRedact | CustomerDataRequest
+    OrderEvent
+    | CustomerCreated
+    | ShopUninstalled
+    | CustomerRedact
+    | CustomerDataRequest
     | ShopRedact
 )

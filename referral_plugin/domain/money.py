@@ -7,8 +7,24 @@ from decimal import ROUND_HALF_UP, Decimal
 
 # Currencies without minor units (ISO 4217 exponent 0) that stores commonly use.
 ZERO_DECIMAL_CURRENCIES = frozenset(
-    {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND",
-     "VUV", "XAF", "XOF", "XPF"}
+    {
+        "BIF",
+        "CLP",
+        "DJF",
+        "GNF",
+        "ISK",
+        "JPY",
+        "KMF",
+        "KRW",
+        "PYG",
+        "RWF",
+        "UGX",
+        "VND",
+        "VUV",
+        "XAF",
+        "XOF",
+        "XPF",
+    }
 )
 
 
@@ -42,7 +58,9 @@ class Money:
         if not isinstance(self.amount, Decimal):
             object.__setattr__(self, "amount", to_decimal(self.amount))
         if len(self.currency) != 3 or not self.currency.isalpha() or not self.currency.isupper():
-            raise ValueError(f"currency must be a 3-letter upper-case ISO code, got {self.currency!r}")
+            raise ValueError(
+                f"currency must be a 3-letter upper-case ISO code, got {self.currency!r}"
+            )
 
     @classmethod
     def of(cls, amount: str | int | Decimal, currency: str) -> Money:

@@ -16,7 +16,6 @@ from decimal import Decimal
 from .events import OrderEvent, OrderEventKind, Refund
 
 
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OrderState:
     order: OrderEvent | None  # the latest event that carries the order data, if any
@@ -61,6 +60,10 @@ def _data_rank(event: OrderEvent) -> tuple[bool, datetime, str]:
     return (event.has_order_data, event.occurred_at, event.idempotency_key)
 
 
+def _refund_rank(refund: Refund) -> tuple[Decimal, bool, datetime | str]:
+    return (refund.amount, refund.created_at is not None, refund.created_at or "")
+
+
 def merge_order_events(events: Iterable[OrderEvent]) -> OrderState:
     """Join all events of one order into its state; see the module docstring for the laws."""
     order: OrderEvent | None = None
@@ -80,11 +83,12 @@ def merge_order_events(events: Iterable[OrderEvent]) -> OrderState:
             cancel_times.append(event.occurred_at)
         for refund in event.refunds:
             known = refunds.get(refund.refund_id)
-            # A refund id seen twice keeps the larger amount, so the join stays order-free.
-            if known is None or refund.amount > known.amount:
+            # A refund id seen twice keeps the greatest copy, so the join stays order-free.
+            if known is None or _refund_rank(refund) > _refund_rank(known):
                 refunds[refund.refund_id] = refund
         is_test = is_test or event.is_test
-    paid_at = min(paid_times) if paid_times else (min(refund_paid_times) if refund_paid_times else None)
+    payment_times = paid_times or refund_paid_times
+    paid_at = min(payment_times) if payment_times else None
     return OrderState(
         order=order,
         paid=paid_at is not None,

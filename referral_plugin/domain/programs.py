@@ -42,13 +42,17 @@ class ValueBasis(StrEnum):
 
 
 # Kinds whose value is money that the advocate holds (counts toward the balance and the ledger).
-MONEY_VALUE_KINDS = frozenset(
-    {RewardKind.FIXED_DISCOUNT, RewardKind.STORE_CREDIT, RewardKind.CASH}
-)
+MONEY_VALUE_KINDS = frozenset({RewardKind.FIXED_DISCOUNT, RewardKind.STORE_CREDIT, RewardKind.CASH})
 # Kinds the worker fulfils by creating something in the store.
 STORE_ISSUED_KINDS = frozenset(
-    {RewardKind.PERCENT_DISCOUNT, RewardKind.FIXED_DISCOUNT, RewardKind.FREE_SHIPPING,
-     RewardKind.FREE_PRODUCT, RewardKind.STORE_CREDIT, RewardKind.VIP}
+    {
+        RewardKind.PERCENT_DISCOUNT,
+        RewardKind.FIXED_DISCOUNT,
+        RewardKind.FREE_SHIPPING,
+        RewardKind.FREE_PRODUCT,
+        RewardKind.STORE_CREDIT,
+        RewardKind.VIP,
+    }
 )
 
 
