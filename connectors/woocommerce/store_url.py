@@ -1,0 +1,21 @@
+"""Store URLs: one canonical form so `X-WC-Webhook-Source` finds the shop we connected."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+
+def normalize_store_url(value: str | None) -> str | None:
+    """`scheme://host[:port][/path]` lower-cased host, no trailing slash, no query; None when
+    the value is not an http(s) URL with a host."""
+    if not value:
+        return None
+    parts = urlsplit(value.strip())
+    if parts.scheme.lower() not in {"http", "https"} or not parts.hostname:
+        return None
+    if parts.username or parts.password:
+        return None
+    host = parts.hostname.lower()
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    path = parts.path.rstrip("/")
+    return f"{parts.scheme.lower()}://{netloc}{path}"
