@@ -1,0 +1,128 @@
+"""Tables for a shop and its referral setup: shops, programs, advocates, codes, clicks, claims."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..domain.decisions import CodeKind
+from ..domain.events import Platform
+from ..domain.programs import ProgramKind
+from .base import Base
+from .enums import AdvocateStatus, ProgramStatus, ShopStatus
+from .types import Amount, BigId, EnumText, Json, UTCDateTime
+
+SHOP_FK = "shops.id"
+
+
+class Shop(Base):
+    __tablename__ = "shops"
+    __table_args__ = (UniqueConstraint("platform", "domain"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    platform: Mapped[Platform] = mapped_column(EnumText(Platform, 16))
+    domain: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str | None] = mapped_column(String(255))
+    currency: Mapped[str] = mapped_column(String(3))
+    email: Mapped[str | None] = mapped_column(String(320))
+    status: Mapped[ShopStatus] = mapped_column(EnumText(ShopStatus, 16))
+    credentials: Mapped[str | None] = mapped_column(Text)  # SecretBox-sealed JSON object
+    api_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    uninstalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Program(Base):
+    __tablename__ = "programs"
+    __table_args__ = (Index("ix_programs_shop_id_status", "shop_id", "status"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(BigId, ForeignKey(SHOP_FK))
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[ProgramKind] = mapped_column(EnumText(ProgramKind, 16))
+    status: Mapped[ProgramStatus] = mapped_column(EnumText(ProgramStatus, 16))
+    currency: Mapped[str] = mapped_column(String(3))
+    config: Mapped[dict[str, Any]] = mapped_column(Json)  # program_codec.program_to_dict
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Advocate(Base):
+    __tablename__ = "advocates"
+    __table_args__ = (
+        UniqueConstraint("program_id", "identity_email"),
+        Index("ix_advocates_shop_id_program_id", "shop_id", "program_id"),
+        Index("ix_advocates_shop_id_identity_email", "shop_id", "identity_email"),
+        Index("ix_advocates_shop_id_customer_id", "shop_id", "customer_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(BigId, ForeignKey(SHOP_FK))
+    program_id: Mapped[int] = mapped_column(BigId, ForeignKey("programs.id"))
+    email: Mapped[str] = mapped_column(String(320))  # emails.normalize_email
+    identity_email: Mapped[str] = mapped_column(String(320))  # emails.identity_email
+    customer_id: Mapped[str | None] = mapped_column(String(64))
+    first_name: Mapped[str | None] = mapped_column(String(100))
+    last_name: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[AdvocateStatus] = mapped_column(EnumText(AdvocateStatus, 16))
+    currency: Mapped[str] = mapped_column(String(3))  # the program's; the unit of `balance`
+    # balance == sum(reward_ledger.amount where unit == currency); points likewise for POINTS.
+    balance: Mapped[Decimal] = mapped_column(Amount)
+    points: Mapped[int] = mapped_column(Integer)
+    debt: Mapped[Decimal] = mapped_column(Amount)  # clawed back, absorbed by the next reward
+    successful_referrals: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Code(Base):
+    __tablename__ = "codes"
+    __table_args__ = (
+        UniqueConstraint("shop_id", "normalized"),
+        Index("ix_codes_shop_id_advocate_id", "shop_id", "advocate_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(BigId, ForeignKey(SHOP_FK))
+    program_id: Mapped[int] = mapped_column(BigId, ForeignKey("programs.id"))
+    advocate_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("advocates.id"))
+    reward_id: Mapped[int | None] = mapped_column(BigId, ForeignKey("rewards.id"))
+    kind: Mapped[CodeKind] = mapped_column(EnumText(CodeKind, 16))
+    code: Mapped[str] = mapped_column(String(64))  # display form
+    normalized: Mapped[str] = mapped_column(String(64))  # codes.normalize_code (upper case)
+    friend_email: Mapped[str | None] = mapped_column(String(320))  # identity email
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Click(Base):
+    __tablename__ = "clicks"
+    __table_args__ = (
+        Index("ix_clicks_shop_id_code_id_created_at", "shop_id", "code_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(BigId, ForeignKey(SHOP_FK))
+    code_id: Mapped[int] = mapped_column(BigId, ForeignKey("codes.id"))
+    ip_hash: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(512))
+    landing_url: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Claim(Base):
+    __tablename__ = "claims"
+    __table_args__ = (
+        UniqueConstraint("program_id", "identity_email"),
+        Index("ix_claims_shop_id_identity_email", "shop_id", "identity_email"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(BigId, ForeignKey(SHOP_FK))
+    program_id: Mapped[int] = mapped_column(BigId, ForeignKey("programs.id"))
+    advocate_id: Mapped[int] = mapped_column(BigId, ForeignKey("advocates.id"))
+    identity_email: Mapped[str] = mapped_column(String(320))
+    code_id: Mapped[int] = mapped_column(BigId, ForeignKey("codes.id"))
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime)

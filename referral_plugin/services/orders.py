@@ -1,0 +1,295 @@
+"""Records order events: log the event, decide the order once, then apply its merged state."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..domain import rules
+from ..domain.decisions import Beneficiary, Decision, Outcome, RewardDecision
+from ..domain.emails import identity_email
+from ..domain.events import OrderEvent
+from ..domain.lifecycle import ReferralStatus, RewardStatus
+from ..domain.orders import OrderState, merge_order_events
+from ..domain.program_codec import reward_spec_to_dict
+from ..domain.programs import Program
+from ..models import Conversion, OrderEventRecord, Referral, RevokeState, Reward
+from . import reward_moves
+from .ledger import bump_successful_referrals
+from .order_event_codec import order_event_from_json, order_event_to_json
+from .order_state import apply_order_state
+from .snapshots import COUNTED_REFERRAL_STATUSES, load_snapshot, signal_hashes
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RewardOutcome:
+    id: int
+    beneficiary: Beneficiary
+    rule_key: str
+    status: RewardStatus
+    value: Decimal | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderOutcome:
+    """Where the order stands after an event; conversion_id is None until order data came."""
+
+    conversion_id: int | None
+    outcome: Outcome | None
+    referral_status: ReferralStatus | None
+    rewards: tuple[RewardOutcome, ...] = ()
+    duplicate: bool = False
+
+    @property
+    def reward_ids(self) -> tuple[int, ...]:
+        return tuple(r.id for r in self.rewards)
+
+    @property
+    def reward_statuses(self) -> tuple[RewardStatus, ...]:
+        return tuple(r.status for r in self.rewards)
+
+
+def record_order_event(
+    session: Session, shop_id: int, event: OrderEvent, *, now: datetime, code_key: bytes
+) -> OrderOutcome:
+    """Log `event`, decide the order the first time its data is known, apply its state.
+
+    Idempotent: the same event (same idempotency key) again is `duplicate=True` with no
+    effect, and any arrival order of an order's events converges to the same state.
+    `code_key` keys the hashes of fraud signals stored on the conversion. Never commits.
+    """
+    if not _insert_event(session, shop_id, event, now):
+        return order_outcome(session, shop_id, event.order_id, duplicate=True)
+    state = merge_order_events(_order_events(session, shop_id, event.order_id))
+    conversion = _conversion(session, shop_id, event.order_id)
+    if conversion is None and state.order is not None and state.order.has_order_data:
+        conversion = _decide(session, shop_id, state, state.order, now=now, code_key=code_key)
+    if conversion is not None:
+        apply_order_state(session, conversion, state, now=now)
+        session.flush()
+    return order_outcome(session, shop_id, event.order_id)
+
+
+def order_outcome(
+    session: Session, shop_id: int, order_id: str, *, duplicate: bool = False
+) -> OrderOutcome:
+    """The current outcome of one order, read from the database."""
+    conversion = _conversion(session, shop_id, order_id)
+    if conversion is None:
+        return OrderOutcome(
+            conversion_id=None, outcome=None, referral_status=None, duplicate=duplicate
+        )
+    referral = session.scalars(
+        select(Referral).where(Referral.shop_id == shop_id, Referral.conversion_id == conversion.id)
+    ).one_or_none()
+    rewards = session.scalars(
+        select(Reward)
+        .where(Reward.shop_id == shop_id, Reward.conversion_id == conversion.id)
+        .order_by(Reward.id)
+    ).all()
+    return OrderOutcome(
+        conversion_id=conversion.id,
+        outcome=conversion.outcome,
+        referral_status=None if referral is None else referral.status,
+        rewards=tuple(
+            RewardOutcome(
+                id=r.id,
+                beneficiary=r.beneficiary,
+                rule_key=r.rule_key,
+                status=r.status,
+                value=r.value,
+            )
+            for r in rewards
+        ),
+        duplicate=duplicate,
+    )
+
+
+def _insert_event(session: Session, shop_id: int, event: OrderEvent, now: datetime) -> bool:
+    record = OrderEventRecord(
+        shop_id=shop_id,
+        order_id=event.order_id,
+        idempotency_key=event.idempotency_key,
+        kind=event.kind,
+        occurred_at=event.occurred_at,
+        payload=order_event_to_json(event),
+        recorded_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(record)
+    except IntegrityError:
+        return False
+    return True
+
+
+def _order_events(session: Session, shop_id: int, order_id: str) -> list[OrderEvent]:
+    payloads = session.scalars(
+        select(OrderEventRecord.payload).where(
+            OrderEventRecord.shop_id == shop_id, OrderEventRecord.order_id == order_id
+        )
+    ).all()
+    return [order_event_from_json(payload) for payload in payloads]
+
+
+def _conversion(session: Session, shop_id: int, order_id: str) -> Conversion | None:
+    return session.scalars(
+        select(Conversion).where(Conversion.shop_id == shop_id, Conversion.order_id == order_id)
+    ).one_or_none()
+
+
+def _decide(
+    session: Session,
+    shop_id: int,
+    state: OrderState,
+    order: OrderEvent,
+    *,
+    now: datetime,
+    code_key: bytes,
+) -> Conversion:
+    snapshot = load_snapshot(session, shop_id, order, now, signal_key=code_key)
+    decision = rules.decide(order, snapshot, now)
+    conversion = _new_conversion(shop_id, state, order, decision, now)
+    conversion.signals = signal_hashes(order, code_key)
+    try:
+        with session.begin_nested():
+            session.add(conversion)
+    except IntegrityError:  # a concurrent worker decided this order first
+        logger.info("order already decided", extra={"shop_id": shop_id, "order_id": order.order_id})
+        existing = _conversion(session, shop_id, order.order_id)
+        assert existing is not None
+        return existing
+    attribution = decision.attribution
+    program = None if attribution is None else snapshot.programs.get(attribution.program_id)
+    if attribution is not None and program is not None:
+        referral = _new_referral(session, conversion, decision, now)
+        for reward in decision.rewards:
+            _new_reward(session, conversion, referral, program, reward, now)
+    _redeem(session, shop_id, decision.redeemed_reward_ids, now)
+    return conversion
+
+
+def _new_conversion(
+    shop_id: int, state: OrderState, order: OrderEvent, decision: Decision, now: datetime
+) -> Conversion:
+    attribution = decision.attribution
+    subtotal = order.subtotal if order.subtotal is not None else Decimal(0)
+    return Conversion(
+        shop_id=shop_id,
+        order_id=order.order_id,
+        order_number=order.order_number,
+        customer_id=order.customer_id,
+        email=order.email,
+        identity_email=identity_email(order.email),
+        currency=order.currency or "XXX",
+        subtotal=subtotal,
+        total=order.total if order.total is not None else subtotal,
+        refunded_total=state.refunded_total,
+        paid=state.paid,
+        paid_at=state.paid_at,
+        cancelled=state.cancelled,
+        is_test=state.is_test,
+        method=None if attribution is None else attribution.method,
+        advocate_id=None if attribution is None else attribution.advocate_id,
+        program_id=None if attribution is None else attribution.program_id,
+        code=None if attribution is None else attribution.code,
+        outcome=decision.outcome,
+        reasons=list(decision.reasons),
+        fraud=[
+            {"check": f.check.value, "action": f.action.value, "detail": f.detail}
+            for f in decision.fraud
+        ],
+        decided_at=now,
+        updated_at=now,
+    )
+
+
+def _new_referral(
+    session: Session, conversion: Conversion, decision: Decision, now: datetime
+) -> Referral:
+    attribution = decision.attribution
+    assert attribution is not None
+    status = {
+        Outcome.REJECTED: ReferralStatus.REJECTED,
+        Outcome.REVIEW: ReferralStatus.REVIEW,
+    }.get(decision.outcome, ReferralStatus.PENDING)
+    referral = Referral(
+        shop_id=conversion.shop_id,
+        program_id=attribution.program_id,
+        advocate_id=attribution.advocate_id,
+        conversion_id=conversion.id,
+        status=status,
+        method=attribution.method,
+        code=attribution.code,
+        reasons=[
+            {"reason": r.reason.value, "detail": r.detail, "rule_key": r.rule_key}
+            for r in decision.rejections
+        ],
+        status_reason=decision.reasons[0] if status is ReferralStatus.REJECTED else None,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(referral)
+    session.flush()
+    if status in COUNTED_REFERRAL_STATUSES:
+        bump_successful_referrals(
+            session, shop_id=conversion.shop_id, advocate_id=attribution.advocate_id, by=1
+        )
+    return referral
+
+
+def _new_reward(
+    session: Session,
+    conversion: Conversion,
+    referral: Referral,
+    program: Program,
+    decided: RewardDecision,
+    now: datetime,
+) -> None:
+    value = None if decided.value is None else decided.value.amount
+    reward = Reward(
+        shop_id=conversion.shop_id,
+        program_id=program.id,
+        referral_id=referral.id,
+        conversion_id=conversion.id,
+        advocate_id=decided.advocate_id,
+        beneficiary=decided.beneficiary,
+        rule_key=decided.rule_key,
+        kind=decided.spec.kind,
+        status=RewardStatus.REDEEMED if decided.at_checkout else RewardStatus.PENDING,
+        value=value,
+        nominal_value=value,
+        points=decided.points,
+        currency=program.currency if decided.value is None else decided.value.currency,
+        debt_offset=Decimal(0),
+        spec=reward_spec_to_dict(decided.spec),
+        redeemed_at=now if decided.at_checkout else None,
+        revoke_state=RevokeState.NONE,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(reward)
+    session.flush()
+    reward_moves.book_earned(session, reward, now)
+
+
+def _redeem(session: Session, shop_id: int, reward_ids: tuple[int, ...], now: datetime) -> None:
+    for reward_id in reward_ids:
+        reward = session.scalars(
+            select(Reward).where(Reward.shop_id == shop_id, Reward.id == reward_id)
+        ).one_or_none()
+        if reward is not None and reward.status is RewardStatus.ISSUED:
+            reward_moves.redeem(session, reward, now)
+        elif reward is not None:
+            logger.warning(
+                "reward code used while not issued",
+                extra={"shop_id": shop_id, "reward_id": reward_id},
+            )

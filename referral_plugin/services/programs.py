@@ -1,0 +1,100 @@
+"""Program use cases: create, update (partial), read and list a shop's referral programs."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..domain.program_codec import parse_program, program_to_dict
+from ..domain.programs import Program
+from ..errors import FieldError, NotFound, ValidationError
+from ..models import Program as ProgramRow
+from ..models import ProgramStatus, Shop
+from .snapshots import load_program
+
+
+def _validated(data: Any, *, shop_id: int, program_id: int, currency: str) -> Program:
+    program, errors = parse_program(data, shop_id=shop_id, program_id=program_id, currency=currency)
+    if program is None:
+        raise ValidationError([FieldError(field, message) for field, message in errors])
+    return program
+
+
+def _status(program: Program) -> ProgramStatus:
+    return ProgramStatus.ACTIVE if program.active else ProgramStatus.INACTIVE
+
+
+def create_program(
+    session: Session, shop_id: int, data: dict[str, Any], *, now: datetime
+) -> Program:
+    """Validate `data` and store a new program in the shop's currency; returns it with its id.
+
+    Raises NotFound (shop) or ValidationError naming every wrong field. Not idempotent.
+    """
+    shop = session.scalars(select(Shop).where(Shop.id == shop_id)).one_or_none()
+    if shop is None:
+        raise NotFound("shop", shop_id)
+    program = _validated(data, shop_id=shop_id, program_id=0, currency=shop.currency)
+    row = ProgramRow(
+        shop_id=shop_id,
+        name=program.name,
+        kind=program.kind,
+        status=_status(program),
+        currency=shop.currency,
+        config={},
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(row)
+    session.flush()
+    program = dataclasses.replace(program, id=row.id)
+    row.config = program_to_dict(program)
+    session.flush()
+    return program
+
+
+def update_program(
+    session: Session, shop_id: int, program_id: int, data: dict[str, Any], *, now: datetime
+) -> Program:
+    """Merge the given top-level keys onto the stored program and validate the whole.
+
+    Returns the updated Program; raises NotFound or ValidationError. Idempotent.
+    """
+    if not isinstance(data, dict):
+        raise ValidationError.single("body", "must be an object")
+    row = _row(session, shop_id, program_id)
+    merged = {**row.config, **data}
+    program = _validated(merged, shop_id=shop_id, program_id=row.id, currency=row.currency)
+    row.config = program_to_dict(program)
+    row.name = program.name
+    row.kind = program.kind
+    row.status = _status(program)
+    row.updated_at = now
+    session.flush()
+    return program
+
+
+def get_program(session: Session, shop_id: int, program_id: int) -> Program:
+    """The shop's program; raises NotFound (also for another shop's program)."""
+    return load_program(_row(session, shop_id, program_id))
+
+
+def list_programs(session: Session, shop_id: int) -> list[Program]:
+    """The shop's programs, oldest first."""
+    rows = session.scalars(
+        select(ProgramRow).where(ProgramRow.shop_id == shop_id).order_by(ProgramRow.id)
+    ).all()
+    return [load_program(row) for row in rows]
+
+
+def _row(session: Session, shop_id: int, program_id: int) -> ProgramRow:
+    row = session.scalars(
+        select(ProgramRow).where(ProgramRow.shop_id == shop_id, ProgramRow.id == program_id)
+    ).one_or_none()
+    if row is None:
+        raise NotFound("program", program_id)
+    return row

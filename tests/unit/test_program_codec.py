@@ -1,0 +1,215 @@
+"""program_codec: round trips, and every invalid input names its field."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from referral_plugin.domain.program_codec import parse_program, program_to_dict
+from referral_plugin.domain.programs import FraudAction, FraudCheck, ProgramKind, RewardKind
+
+FIXED_10 = {"kind": "fixed_discount", "amount": "10.00"}
+PERCENT_15 = {"kind": "percent_discount", "percent": "15"}
+BASE: dict[str, Any] = {
+    "name": "Refer a friend",
+    "kind": "two_sided",
+    "advocate_reward": FIXED_10,
+    "friend_reward": PERCENT_15,
+}
+
+
+def parse(data: Any):
+    return parse_program(data, shop_id=1, program_id=7, currency="USD")
+
+
+def with_(**changes: Any) -> dict[str, Any]:
+    return {**BASE, **changes}
+
+
+def test_a_full_program_round_trips_through_its_dict() -> None:
+    program, errors = parse(
+        with_(
+            conditions={
+                "starts_at": "2026-01-01T00:00:00Z",
+                "ends_at": "2026-02-01T00:00:00+01:00",
+                "minimum_subtotal": 25,
+                "allowed_countries": ["US", "CA"],
+                "product_ids": ["p1"],
+            },
+            caps=[{"scope": "advocate", "metric": "count", "limit": 5, "period": "month"}],
+            every_n={"n": 5, "reward": {"kind": "cash", "amount": 12.5}},
+            fraud_policy={"same_ip": "reject"},
+            hold_days=0,
+        )
+    )
+    assert errors == [] and program is not None
+    assert program.advocate_reward.amount == Decimal("10.00")
+    assert program.every_n.reward.amount == Decimal("12.5")
+    assert program.conditions.ends_at == datetime(2026, 1, 31, 23, 0, tzinfo=UTC)
+    assert program.fraud_action(FraudCheck.SAME_IP) is FraudAction.REJECT
+    again, errors = parse(program_to_dict(program))
+    assert errors == [] and again == program
+
+
+def test_defaults_fill_what_is_not_given() -> None:
+    program, _ = parse(
+        {"name": "Points", "kind": "points", "advocate_reward": {"kind": "points", "points": 100}}
+    )
+    assert program.kind is ProgramKind.POINTS and program.hold_days == 30
+    assert program.advocate_reward.kind is RewardKind.POINTS
+    assert program.conditions.first_order_only is True
+
+
+CASES = [
+    ("not an object", [], "body"),
+    ("unknown top-level field", with_(colour="red"), "colour"),
+    ("name missing", {k: v for k, v in BASE.items() if k != "name"}, "name"),
+    ("kind unknown", with_(kind="pyramid"), "kind"),
+    ("one_sided without advocate reward", {"name": "x", "kind": "one_sided"}, "advocate_reward"),
+    ("one_sided with friend reward", with_(kind="one_sided"), "friend_reward"),
+    ("two_sided without friend reward", with_(friend_reward=None), "friend_reward"),
+    ("tiered without milestones", with_(kind="tiered", friend_reward=None), "milestones"),
+    (
+        "milestone counts not increasing",
+        with_(
+            kind="tiered",
+            milestones=[{"count": 3, "reward": FIXED_10}, {"count": 3, "reward": FIXED_10}],
+        ),
+        "milestones.1.count",
+    ),
+    (
+        "milestone count zero",
+        with_(milestones=[{"count": 0, "reward": FIXED_10}]),
+        "milestones.0.count",
+    ),
+    ("milestone without reward", with_(milestones=[{"count": 2}]), "milestones.0.reward"),
+    ("every_n below 2", with_(every_n={"n": 1, "reward": FIXED_10}), "every_n.n"),
+    (
+        "charity without charity reward",
+        with_(kind="charity", friend_reward=None),
+        "advocate_reward.kind",
+    ),
+    (
+        "charity reward without a charity name",
+        with_(kind="charity", advocate_reward={"kind": "charity", "amount": "1"}),
+        "advocate_reward.charity",
+    ),
+    ("points without points reward", with_(kind="points"), "advocate_reward.kind"),
+    (
+        "points reward without points",
+        with_(kind="points", advocate_reward={"kind": "points"}),
+        "advocate_reward.points",
+    ),
+    (
+        "negative amount",
+        with_(advocate_reward={"kind": "cash", "amount": "-5"}),
+        "advocate_reward.amount",
+    ),
+    (
+        "amount not a number",
+        with_(advocate_reward={"kind": "cash", "amount": "ten"}),
+        "advocate_reward.amount",
+    ),
+    (
+        "amount with three decimals",
+        with_(advocate_reward={"kind": "cash", "amount": "1.005"}),
+        "advocate_reward.amount",
+    ),
+    (
+        "amount as a boolean",
+        with_(advocate_reward={"kind": "cash", "amount": True}),
+        "advocate_reward.amount",
+    ),
+    (
+        "fixed kind without amount",
+        with_(advocate_reward={"kind": "store_credit"}),
+        "advocate_reward.amount",
+    ),
+    (
+        "percent over 100",
+        with_(friend_reward={"kind": "percent_discount", "percent": "101"}),
+        "friend_reward.percent",
+    ),
+    (
+        "percent zero",
+        with_(friend_reward={"kind": "percent_discount", "percent": 0}),
+        "friend_reward.percent",
+    ),
+    (
+        "percent basis without percent",
+        with_(advocate_reward={"kind": "cash", "basis": "percent_of_order"}),
+        "advocate_reward.percent",
+    ),
+    (
+        "unknown reward field",
+        with_(friend_reward={**PERCENT_15, "colour": 1}),
+        "friend_reward.colour",
+    ),
+    (
+        "free product without product",
+        with_(friend_reward={"kind": "free_product"}),
+        "friend_reward.product_id",
+    ),
+    ("hold_days too long", with_(hold_days=366), "hold_days"),
+    ("hold_days negative", with_(hold_days=-1), "hold_days"),
+    ("hold_days fractional", with_(hold_days=1.5), "hold_days"),
+    (
+        "country not two letters",
+        with_(conditions={"allowed_countries": ["USA"]}),
+        "conditions.allowed_countries",
+    ),
+    (
+        "country lower case",
+        with_(conditions={"allowed_countries": ["us"]}),
+        "conditions.allowed_countries",
+    ),
+    (
+        "naive start date",
+        with_(conditions={"starts_at": "2026-01-01T00:00:00"}),
+        "conditions.starts_at",
+    ),
+    ("not a date", with_(conditions={"ends_at": "soon"}), "conditions.ends_at"),
+    (
+        "ends before it starts",
+        with_(conditions={"starts_at": "2026-02-01T00:00:00Z", "ends_at": "2026-01-01T00:00:00Z"}),
+        "conditions.ends_at",
+    ),
+    ("unknown condition", with_(conditions={"colour": "red"}), "conditions.colour"),
+    (
+        "cap with unknown scope",
+        with_(caps=[{"scope": "planet", "metric": "count", "limit": 1}]),
+        "caps.0.scope",
+    ),
+    (
+        "count cap with a fraction",
+        with_(caps=[{"scope": "program", "metric": "count", "limit": "1.5"}]),
+        "caps.0.limit",
+    ),
+    ("cap without limit", with_(caps=[{"scope": "program", "metric": "amount"}]), "caps.0.limit"),
+    (
+        "cap with unknown period",
+        with_(caps=[{"scope": "program", "metric": "count", "limit": 1, "period": "decade"}]),
+        "caps.0.period",
+    ),
+    ("unknown fraud check", with_(fraud_policy={"telepathy": "reject"}), "fraud_policy.telepathy"),
+    ("unknown fraud action", with_(fraud_policy={"same_ip": "shrug"}), "fraud_policy.same_ip"),
+    (
+        "partial refund policy unknown",
+        with_(partial_refund_policy="keep_all"),
+        "partial_refund_policy",
+    ),
+    ("read-only id changed", with_(id=8), "id"),
+    ("currency is the shop's", with_(currency="EUR"), "currency"),
+    ("active not a boolean", with_(active="yes"), "active"),
+]
+
+
+@pytest.mark.parametrize(("data", "field"), [pytest.param(d, f, id=label) for label, d, f in CASES])
+def test_invalid_input_names_its_field(data: Any, field: str) -> None:
+    program, errors = parse(data)
+    assert program is None
+    assert field in [name for name, _ in errors], errors
+    assert all(message for _, message in errors)
