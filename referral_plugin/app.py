@@ -1,0 +1,103 @@
+"""The composition root of the web process: settings, database, secrets, blueprints, errors.
+
+`create_app` builds everything the app needs and keeps it in one frozen `AppServices` value under
+`app.extensions["referral_plugin"]`. Importing this module does nothing; the web process never
+starts a scheduler (that is the `worker` process, see `referral_plugin.jobs`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from dataclasses import dataclass, field
+
+from flask import Flask, current_app
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from referral_plugin import migrations
+from referral_plugin.crypto import SecretBox
+from referral_plugin.db import make_engine, make_sessionmaker
+from referral_plugin.settings import Settings
+
+EXTENSION_KEY = "referral_plugin"
+REWARD_CODE_KEY_PURPOSE = b"referral-plugin/reward-codes/v1"
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AppServices:
+    """What request handlers need, built once per app."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    box: SecretBox
+    code_key: bytes = field(repr=False)  # derives reward codes (`domain.codes.reward_code`)
+
+
+def build_services(settings: Settings) -> AppServices:
+    """Engine, sessionmaker and SecretBox for `settings` (no connection is opened yet)."""
+    engine = make_engine(settings.database_url)
+    return AppServices(
+        settings=settings,
+        engine=engine,
+        sessions=make_sessionmaker(engine),
+        box=SecretBox(settings.encryption_key),
+        code_key=reward_code_key(settings),
+    )
+
+
+def reward_code_key(settings: Settings) -> bytes:
+    """The key reward codes are derived with: a purpose-bound HMAC of SECRET_KEY.
+
+    Every process (web, worker, CLI) derives the same key, so a retried issue finds its code.
+    """
+    return hmac.new(settings.secret_key.encode(), REWARD_CODE_KEY_PURPOSE, hashlib.sha256).digest()
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """The Flask app for `settings` (default: from the environment; raises SettingsError).
+
+    In development on SQLite the schema is migrated here, so a fresh checkout just works; in
+    production the Procfile `release:` step (`referral-plugin db upgrade`) does it.
+    """
+    # Blueprints import `app_services` from here, so they are imported when the app is built.
+    from referral_plugin.api import admin, errors, health
+    from webhooks import edge as webhooks
+
+    settings = settings or Settings.from_env()
+    prepare_development_database(settings)
+    app = Flask(__name__, instance_path=str(settings.instance_path))
+    app.config.update(
+        SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.webhook_max_body_bytes
+    )
+    app.json.sort_keys = False  # keep the field order of the service dicts
+    app.extensions[EXTENSION_KEY] = build_services(settings)
+    errors.register_error_handlers(app)
+    app.register_blueprint(health.blueprint)
+    app.register_blueprint(admin.blueprint)
+    app.register_blueprint(webhooks.blueprint)
+    logger.info(
+        "app created", extra={"environment": settings.environment, "dialect": _dialect(settings)}
+    )
+    return app
+
+
+def prepare_development_database(settings: Settings) -> bool:
+    """Migrate the schema when running in development on SQLite; True when it did."""
+    if settings.environment != "development" or not settings.is_sqlite:
+        return False
+    migrations.upgrade(settings.database_url)
+    return True
+
+
+def app_services(app: Flask | None = None) -> AppServices:
+    """The `AppServices` of `app` (default: the current app)."""
+    return (app or current_app).extensions[EXTENSION_KEY]
+
+
+def _dialect(settings: Settings) -> str:
+    return "sqlite" if settings.is_sqlite else "postgresql"
