@@ -6,8 +6,8 @@ from urllib.parse import urlsplit
 
 
 def normalize_store_url(value: str | None) -> str | None:
-    """`scheme://host[:port][/path]` lower-cased host, no trailing slash, no query; None when
-    the value is not an http(s) URL with a host."""
+    """`scheme://host[:port][/path]` in lower case, no trailing slash, no query; None when the
+    value is not an http(s) URL with a host. (Shops are looked up by this exact text.)"""
     if not value:
         return None
     parts = urlsplit(value.strip())
@@ -17,5 +17,5 @@ def normalize_store_url(value: str | None) -> str | None:
         return None
     host = parts.hostname.lower()
     netloc = f"{host}:{parts.port}" if parts.port else host
-    path = parts.path.rstrip("/")
+    path = parts.path.rstrip("/").lower()
     return f"{parts.scheme.lower()}://{netloc}{path}"

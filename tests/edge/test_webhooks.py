@@ -1,0 +1,357 @@
+"""The webhook edge, driven with payloads signed for real: every row of DESIGN §6's table."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, func, select
+
+from connectors.signatures import sign_body
+from referral_plugin.app import app_services, create_app
+from referral_plugin.domain.events import Platform
+from referral_plugin.models import WebhookDelivery
+from referral_plugin.services import shops
+from referral_plugin.settings import Settings
+
+NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
+APP_SECRET = "test-api-secret"  # the `settings` fixture's shopify_api_secret
+ORDER_BODY = (
+    Path(__file__).parent.parent / "fixtures/shopify/orders_create__docs_sample.json"
+).read_bytes()
+WOO_BODY = (
+    Path(__file__).parent.parent / "fixtures/woocommerce/order_updated__docs_sample.json"
+).read_bytes()
+
+
+@pytest.fixture
+def app(settings: Settings, engine: Engine) -> Iterator[Flask]:
+    app = create_app(dataclasses.replace(settings, shopify_previous_api_secret="old-api-secret"))
+    yield app
+    app_services(app).engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def add_shop(app: Flask, platform: Platform, domain: str, credentials: dict[str, str]) -> int:
+    services = app_services(app)
+    with services.sessions.begin() as session:
+        shop = shops.add_shop(
+            session,
+            platform=platform,
+            domain=domain,
+            currency="USD",
+            credentials=credentials,
+            box=services.box,
+            now=NOW,
+        )
+        return shop.id
+
+
+@pytest.fixture
+def shopify_shop(app: Flask) -> tuple[int, str]:
+    domain = f"edge-{uuid.uuid4().hex[:10]}.myshopify.com"
+    return add_shop(app, Platform.SHOPIFY, domain, {"access_token": "shpat_x"}), domain
+
+
+@pytest.fixture
+def woo_shop(app: Flask) -> tuple[int, str, str]:
+    url = f"https://woo-{uuid.uuid4().hex[:10]}.example.com"
+    secret = uuid.uuid4().hex
+    credentials = {"consumer_key": "ck_x", "consumer_secret": "cs_x", "webhook_secret": secret}
+    return add_shop(app, Platform.WOOCOMMERCE, url, credentials), url, secret
+
+
+def shopify_headers(
+    domain: str,
+    body: bytes,
+    *,
+    secret: str = APP_SECRET,
+    topic: str = "orders/paid",
+    event_id: str = "evt-1",
+) -> dict[str, str]:
+    return {
+        "Content-Type": "application/json",
+        "X-Shopify-Topic": topic,
+        "X-Shopify-Shop-Domain": domain,
+        "X-Shopify-Hmac-Sha256": sign_body(body, secret),
+        "X-Shopify-Event-Id": event_id,
+        "X-Shopify-Webhook-Id": str(uuid.uuid4()),
+        "X-Shopify-Triggered-At": "2026-11-20T12:00:00.000000Z",
+        "X-Shopify-API-Version": "2026-01",
+    }
+
+
+def woo_headers(url: str, body: bytes, secret: str, topic: str = "order.updated") -> dict[str, str]:
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": "WooCommerce/8.9.0 Hookshot (WordPress/6.5)",
+        "X-WC-Webhook-Source": f"{url}/",
+        "X-WC-Webhook-Topic": topic,
+        "X-WC-Webhook-Resource": topic.split(".")[0],
+        "X-WC-Webhook-Event": topic.split(".")[1],
+        "X-WC-Webhook-Signature": sign_body(body, secret),
+        "X-WC-Webhook-ID": "41",
+        "X-WC-Webhook-Delivery-ID": "5f0e0bd3c1b2a4",
+    }
+
+
+def stored(app: Flask, shop_id: int) -> list[WebhookDelivery]:
+    with app_services(app).sessions.begin() as session:
+        return list(
+            session.scalars(select(WebhookDelivery).where(WebhookDelivery.shop_id == shop_id))
+        )
+
+
+def test_an_authentic_shopify_delivery_is_stored_raw_and_acknowledged(
+    app: Flask, client: FlaskClient, shopify_shop: tuple[int, str]
+) -> None:
+    shop_id, domain = shopify_shop
+    answer = client.post(
+        "/webhooks/shopify", data=ORDER_BODY, headers=shopify_headers(domain, ORDER_BODY)
+    )
+    assert answer.status_code == 200
+    (delivery,) = stored(app, shop_id)
+    assert delivery.body == ORDER_BODY  # byte for byte: the worker parses, not the edge
+    assert (delivery.topic, delivery.dedup_key) == ("orders/paid", "orders/paid:evt-1")
+    assert delivery.headers["X-Shopify-Event-Id"] == "evt-1"
+    assert "X-Shopify-Hmac-Sha256" in delivery.headers
+
+
+def test_the_same_delivery_twice_is_stored_once(
+    app: Flask, client: FlaskClient, shopify_shop: tuple[int, str]
+) -> None:
+    shop_id, domain = shopify_shop
+    headers = shopify_headers(domain, ORDER_BODY)
+    answers = [client.post("/webhooks/shopify", data=ORDER_BODY, headers=headers) for _ in range(2)]
+    assert [a.status_code for a in answers] == [200, 200]
+    assert [a.json["status"] for a in answers] == ["stored", "duplicate"]
+    assert len(stored(app, shop_id)) == 1
+
+
+def test_one_event_on_two_topics_is_two_deliveries(
+    app: Flask, client: FlaskClient, shopify_shop: tuple[int, str]
+) -> None:
+    shop_id, domain = shopify_shop
+    for topic in ("orders/paid", "orders/updated"):
+        headers = shopify_headers(domain, ORDER_BODY, topic=topic)
+        assert client.post("/webhooks/shopify", data=ORDER_BODY, headers=headers).status_code == 200
+    assert len(stored(app, shop_id)) == 2
+
+
+def test_ten_concurrent_copies_of_one_delivery_are_stored_once(
+    app: Flask, shopify_shop: tuple[int, str]
+) -> None:
+    shop_id, domain = shopify_shop
+    headers = shopify_headers(domain, ORDER_BODY, event_id="evt-concurrent")
+
+    def post(_: int) -> int:
+        return (
+            app.test_client()
+            .post("/webhooks/shopify", data=ORDER_BODY, headers=headers)
+            .status_code
+        )
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        codes = list(pool.map(post, range(10)))
+    assert codes == [200] * 10
+    assert len(stored(app, shop_id)) == 1
+
+
+def test_the_previous_secret_is_accepted_during_a_rotation(
+    app: Flask, client: FlaskClient, shopify_shop: tuple[int, str]
+) -> None:
+    shop_id, domain = shopify_shop
+    headers = shopify_headers(domain, ORDER_BODY, secret="old-api-secret")
+    assert client.post("/webhooks/shopify", data=ORDER_BODY, headers=headers).status_code == 200
+    assert len(stored(app, shop_id)) == 1
+
+
+@pytest.mark.parametrize(
+    "forge",
+    [
+        pytest.param(lambda h, b: (h, b + b" "), id="tampered-body"),
+        pytest.param(
+            lambda h, b: ({**h, "X-Shopify-Hmac-Sha256": sign_body(b, "wrong")}, b),
+            id="wrong-secret",
+        ),
+        pytest.param(
+            lambda h, b: ({k: v for k, v in h.items() if "Hmac" not in k}, b), id="no-signature"
+        ),
+        pytest.param(
+            lambda h, b: ({**h, "X-Shopify-Hmac-Sha256": "%%%"}, b), id="garbage-signature"
+        ),
+        pytest.param(
+            lambda h, b: ({k: v for k, v in h.items() if "Domain" not in k}, b), id="no-shop-header"
+        ),
+        pytest.param(
+            lambda h, b: ({**h, "X-Shopify-Shop-Domain": "not a domain"}, b), id="bad-shop-header"
+        ),
+        pytest.param(
+            lambda h, b: ({k: v for k, v in h.items() if "Topic" not in k}, b), id="no-topic"
+        ),
+    ],
+)
+def test_forged_or_incomplete_deliveries_get_401_and_nothing_is_stored(
+    app: Flask, client: FlaskClient, shopify_shop: tuple[int, str], forge
+) -> None:
+    shop_id, domain = shopify_shop
+    headers, body = forge(shopify_headers(domain, ORDER_BODY), ORDER_BODY)
+    answer = client.post("/webhooks/shopify", data=body, headers=headers)
+    assert answer.status_code == 401
+    assert answer.json["error"] == "unauthorized"
+    assert stored(app, shop_id) == []
+
+
+def count_deliveries(app: Flask) -> int:
+    with app_services(app).sessions.begin() as session:
+        return session.scalar(select(func.count()).select_from(WebhookDelivery)) or 0
+
+
+def test_an_unknown_shop_gets_401_even_when_signed(app: Flask, client: FlaskClient) -> None:
+    before = count_deliveries(app)
+    domain = f"never-installed-{uuid.uuid4().hex[:6]}.myshopify.com"
+    headers = shopify_headers(domain, ORDER_BODY)
+    assert client.post("/webhooks/shopify", data=ORDER_BODY, headers=headers).status_code == 401
+    assert count_deliveries(app) == before
+
+
+def test_a_body_over_the_cap_gets_413_and_is_not_stored(settings: Settings, engine: Engine) -> None:
+    app = create_app(dataclasses.replace(settings, webhook_max_body_bytes=1024))
+    domain = f"big-{uuid.uuid4().hex[:10]}.myshopify.com"
+    shop_id = add_shop(app, Platform.SHOPIFY, domain, {})
+    body = b'{"id": 1, "padding": "' + b"x" * 4096 + b'"}'
+    answer = app.test_client().post(
+        "/webhooks/shopify", data=body, headers=shopify_headers(domain, body)
+    )
+    assert answer.status_code == 413
+    assert stored(app, shop_id) == []
+    app_services(app).engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "topic"),
+    [
+        pytest.param(b"this is not json", "application/json", "orders/paid", id="non-json-body"),
+        pytest.param(b'{"id": 5}', "text/plain", "orders/paid", id="wrong-content-type"),
+        pytest.param(b'{"id": 5}', "application/json", "products/update", id="ignored-topic"),
+        pytest.param(b"", "application/json", "orders/paid", id="empty-body"),
+    ],
+)
+def test_authentic_but_odd_deliveries_are_stored_for_the_worker_to_judge(
+    app: Flask,
+    client: FlaskClient,
+    shopify_shop: tuple[int, str],
+    body: bytes,
+    content_type: str,
+    topic: str,
+) -> None:
+    shop_id, domain = shopify_shop
+    headers = {**shopify_headers(domain, body, topic=topic), "Content-Type": content_type}
+    assert client.post("/webhooks/shopify", data=body, headers=headers).status_code == 200
+    assert [d.body for d in stored(app, shop_id)] == [body]
+
+
+def test_get_is_not_allowed(client: FlaskClient) -> None:
+    assert client.get("/webhooks/shopify").status_code == 405
+
+
+def test_an_authentic_woocommerce_delivery_is_stored_once(
+    app: Flask, client: FlaskClient, woo_shop: tuple[int, str, str]
+) -> None:
+    shop_id, url, secret = woo_shop
+    headers = woo_headers(url, WOO_BODY, secret)
+    answers = [
+        client.post("/webhooks/woocommerce", data=WOO_BODY, headers=headers) for _ in range(2)
+    ]
+    assert [a.status_code for a in answers] == [200, 200]
+    (delivery,) = stored(app, shop_id)
+    assert delivery.topic == "order.updated"
+
+
+def test_woocommerce_deliveries_sharing_a_delivery_id_are_kept_apart(
+    app: Flask, client: FlaskClient, woo_shop: tuple[int, str, str]
+) -> None:
+    shop_id, url, secret = woo_shop
+    changed = json.dumps({**json.loads(WOO_BODY), "status": "completed"}).encode()
+    for body in (WOO_BODY, changed):  # same X-WC-Webhook-Delivery-ID header on both
+        assert (
+            client.post(
+                "/webhooks/woocommerce", data=body, headers=woo_headers(url, body, secret)
+            ).status_code
+            == 200
+        )
+    assert len(stored(app, shop_id)) == 2
+
+
+def test_the_woocommerce_ping_gets_exactly_200(client: FlaskClient) -> None:
+    answer = client.post(
+        "/webhooks/woocommerce",
+        data=b"webhook_id=12",
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "User-Agent": "WooCommerce/8.9.0 Hookshot",
+        },
+    )
+    assert answer.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "forge",
+    [
+        pytest.param(
+            lambda h, url: {**h, "X-WC-Webhook-Signature": sign_body(WOO_BODY, "other")},
+            id="wrong-secret",
+        ),
+        pytest.param(
+            lambda h, url: {**h, "X-WC-Webhook-Source": "https://unknown.example.com/"},
+            id="unknown-store",
+        ),
+        pytest.param(
+            lambda h, url: {k: v for k, v in h.items() if k != "X-WC-Webhook-Signature"},
+            id="unsigned",
+        ),
+    ],
+)
+def test_forged_woocommerce_deliveries_get_401(
+    app: Flask, client: FlaskClient, woo_shop: tuple[int, str, str], forge
+) -> None:
+    shop_id, url, secret = woo_shop
+    headers = forge(woo_headers(url, WOO_BODY, secret), url)
+    assert client.post("/webhooks/woocommerce", data=WOO_BODY, headers=headers).status_code == 401
+    assert stored(app, shop_id) == []
+
+
+def test_a_store_without_a_webhook_secret_accepts_nothing(app: Flask, client: FlaskClient) -> None:
+    url = f"https://nosecret-{uuid.uuid4().hex[:8]}.example.com"
+    shop_id = add_shop(
+        app, Platform.WOOCOMMERCE, url, {"consumer_key": "ck", "consumer_secret": "cs"}
+    )
+    headers = woo_headers(url, WOO_BODY, "")
+    assert client.post("/webhooks/woocommerce", data=WOO_BODY, headers=headers).status_code == 401
+    assert stored(app, shop_id) == []
+
+
+def test_an_unavailable_database_answers_503_so_the_platform_retries(
+    settings: Settings, tmp_path: Path
+) -> None:
+    unopenable = tmp_path / "a-directory.db"
+    unopenable.mkdir()
+    app = create_app(dataclasses.replace(settings, database_url=f"sqlite:///{unopenable}"))
+    domain = "down-store.myshopify.com"
+    answer = app.test_client().post(
+        "/webhooks/shopify", data=ORDER_BODY, headers=shopify_headers(domain, ORDER_BODY)
+    )
+    assert answer.status_code == 503
+    assert answer.json["error"] == "database_unavailable"
