@@ -1,4 +1,5 @@
-"""`GET /healthz`: is the process up and can it reach its database (and at which revision)."""
+"""`GET /healthz`: is the process up and can it reach its database (and at which revision);
+`GET /`: where to go from here."""
 
 from __future__ import annotations
 
@@ -15,6 +16,21 @@ from referral_plugin.app import app_services
 logger = logging.getLogger(__name__)
 
 blueprint = Blueprint("health", __name__)
+
+
+@blueprint.get("/")
+def root() -> Any:
+    """A map of the service for whoever opens the base URL."""
+    return jsonify(
+        {
+            "service": "referral-plugin",
+            "health": "/healthz",
+            "admin_api": "/api/v1",
+            "openapi": {"yaml": "/api/v1/openapi.yaml", "json": "/api/v1/openapi.json"},
+            "webhooks": {"shopify": "/webhooks/shopify", "woocommerce": "/webhooks/woocommerce"},
+            "admin_api_auth": "Authorization: Bearer <token from `referral-plugin shop token`>",
+        }
+    )
 
 
 @blueprint.get("/healthz")

@@ -13,7 +13,7 @@ from .enums import (
     RevokeState,
     ShopStatus,
 )
-from .messaging import AuditEntry, OutboxMessage, WebhookDelivery
+from .messaging import AuditEntry, JobRun, OutboxMessage, WebhookDelivery
 from .orders import CharityEntry, Conversion, LedgerEntry, OrderEventRecord, Referral, Reward
 from .shops import Advocate, Claim, Click, Code, Program, Shop
 from .types import UTCDateTime
@@ -30,6 +30,7 @@ __all__ = [
     "Code",
     "Conversion",
     "DeliveryStatus",
+    "JobRun",
     "LedgerEntry",
     "LedgerKind",
     "OrderEventRecord",

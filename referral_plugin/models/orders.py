@@ -114,6 +114,7 @@ class Reward(Base):
         Index("ix_rewards_shop_id_advocate_id", "shop_id", "advocate_id"),
         Index("ix_rewards_shop_id_status", "shop_id", "status"),
         Index("ix_rewards_status_hold_until", "status", "hold_until"),
+        Index("ix_rewards_status_next_store_attempt_at", "status", "next_store_attempt_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -144,6 +145,10 @@ class Reward(Base):
     revoke_state: Mapped[RevokeState] = mapped_column(EnumText(RevokeState, 16))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     clawed_back_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Store calls (issue, then revoke if reversed): attempts, when to try next, the last error.
+    store_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_store_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_store_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

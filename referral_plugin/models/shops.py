@@ -34,6 +34,10 @@ class Shop(Base):
     api_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     uninstalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Reconciliation: orders updated at or after this time are fetched on the next run.
+    reconcile_watermark: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The store asked us to slow down (429, THROTTLED): no call to it before this time.
+    store_paused_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Program(Base):

@@ -77,3 +77,11 @@ def test_only_development_on_sqlite_migrates_when_the_app_is_built(
         revision = app.test_client().get("/healthz").json["database"]["revision"]
 
         assert revision == (head if migrated else None)
+
+
+def test_the_base_url_points_to_health_api_and_openapi(app: Flask) -> None:
+    client = app.test_client()
+    body = client.get("/").json
+    assert body["health"] == "/healthz"
+    assert client.get(body["openapi"]["json"]).status_code == 200
+    assert client.get(body["health"]).status_code == 200
