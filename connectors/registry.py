@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from referral_plugin.domain.events import Platform
+from referral_plugin.domain.store import StoreClient
+from referral_plugin.settings import Settings
 
 from .base import Connector
 from .shopify import ShopifyConnector
@@ -12,3 +16,9 @@ CONNECTORS: dict[Platform, Connector] = {
     Platform.SHOPIFY: ShopifyConnector(),
     Platform.WOOCOMMERCE: WooCommerceConnector(),
 }
+
+# A StoreClient per platform, built from the shop's decrypted credentials and the settings.
+# Empty until the Shopify and WooCommerce clients land: a platform without a factory makes the
+# worker record "no store client for <platform> yet" on the shop's rewards (no fake success).
+StoreClientFactory = Callable[[dict[str, str], Settings], StoreClient]
+STORE_CLIENT_FACTORIES: dict[Platform, StoreClientFactory] = {}

@@ -32,6 +32,8 @@ from referral_plugin.app import (
     create_app,
     prepare_development_database,
 )
+from referral_plugin.cli_rewards import add_reward_parsers
+from referral_plugin.cli_worker import add_worker_parsers
 from referral_plugin.domain.events import Platform
 from referral_plugin.errors import NotFound, ValidationError
 from referral_plugin.models import Shop
@@ -110,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=demo_command)
 
     add_shop_parsers(commands)
+    add_reward_parsers(commands)
+    add_worker_parsers(commands)  # deliveries replay|list, status
     return parser
 
 

@@ -1,18 +1,23 @@
 """Scheduled jobs as data, the scheduler that runs them, and the worker process's main loop.
 
 Only the `worker` process imports this module (`referral-plugin worker`); the web process never
-starts a scheduler. Each run of a job is one transaction of its own, so a failed run rolls back
-alone and the next run starts clean. Jobs claim their rows with row locks in the services, so
-several workers may run side by side.
+starts a scheduler. A job runs as `run(session, now=..., services=...)` inside a transaction of
+its own, so a failed run rolls back alone; jobs that need finer transactions (draining the
+inbox: one per claim and one per delivery) take them from `services.sessions` and leave the
+session unused (it never connects). Jobs claim rows with row locks and leases, so several
+workers may run side by side. Every run is recorded in `job_runs` for `referral-plugin status`.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import socket
+import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import FrameType
 
@@ -21,8 +26,14 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.orm import Session
 
+from connectors.base import Connector
+from connectors.registry import CONNECTORS
+from referral_plugin import store_jobs
 from referral_plugin.app import AppServices, build_services
-from referral_plugin.services import rewards
+from referral_plugin.domain.events import Platform
+from referral_plugin.inbox_worker import drain_inbox
+from referral_plugin.services import job_runs, rewards
+from referral_plugin.services.deliveries import describe_error
 from referral_plugin.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -34,13 +45,32 @@ def utc_now() -> datetime:
     return datetime.now(tz=UTC)
 
 
+def worker_id() -> str:
+    """`hostname:pid`, the name a worker's claims and job runs are recorded under."""
+    return f"{socket.gethostname()}:{os.getpid()}"[-64:]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkerRuntime:
+    """What a running worker shares with its jobs: its id, the stop flag, the clock."""
+
+    worker: str = field(default_factory=worker_id)
+    stop: threading.Event = field(default_factory=threading.Event)
+    clock: Clock = utc_now
+    connectors: Mapping[Platform, Connector] = field(default_factory=lambda: CONNECTORS)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ScheduledJob:
-    """One job: `run(session, now=..., services=...)` returns how many rows it handled."""
+    """One job: `run(session, now=..., services=...)` returns how many rows it handled.
+
+    `takes_runtime`: the job also gets `runtime=` (a WorkerRuntime: stop flag, worker id).
+    """
 
     name: str
     run: Callable[..., int]
     interval_seconds: Callable[[Settings], int]
+    takes_runtime: bool = False
 
 
 def mature_held_rewards(session: Session, *, now: datetime, services: AppServices) -> int:
@@ -48,34 +78,116 @@ def mature_held_rewards(session: Session, *, now: datetime, services: AppService
     return rewards.mature_held_rewards(session, now=now)
 
 
+def drain_inbox_job(
+    session: Session, *, now: datetime, services: AppServices, runtime: WorkerRuntime
+) -> int:
+    """Process the webhook inbox until it is empty (see `inbox_worker.drain_inbox`)."""
+    return drain_inbox(
+        services,
+        worker=runtime.worker,
+        stop=runtime.stop,
+        clock=runtime.clock,
+        connectors=runtime.connectors,
+    )
+
+
 JOBS: tuple[ScheduledJob, ...] = (
+    ScheduledJob(
+        name="drain_inbox",
+        run=drain_inbox_job,
+        interval_seconds=lambda settings: settings.drain_interval_seconds,
+        takes_runtime=True,
+    ),
     ScheduledJob(
         name="mature_held_rewards",
         run=mature_held_rewards,
         interval_seconds=lambda settings: settings.mature_interval_seconds,
     ),
+    ScheduledJob(
+        name="issue_rewards",
+        run=store_jobs.issue_rewards,
+        interval_seconds=lambda settings: settings.issue_interval_seconds,
+    ),
+    ScheduledJob(
+        name="revoke_rewards",
+        run=store_jobs.revoke_rewards,
+        interval_seconds=lambda settings: settings.issue_interval_seconds,
+    ),
+    ScheduledJob(
+        name="reconcile_orders",
+        run=store_jobs.reconcile_orders,
+        interval_seconds=lambda settings: settings.reconcile_interval_seconds,
+    ),
+    ScheduledJob(
+        name="send_outbox",
+        run=store_jobs.send_outbox,
+        interval_seconds=lambda settings: settings.outbox_interval_seconds,
+    ),
 )
 
 
-def run_job(job: ScheduledJob, services: AppServices, clock: Clock = utc_now) -> int | None:
-    """Run `job` once in its own transaction; logs the outcome, returns the count or None."""
-    started = time.monotonic()
+def run_job(
+    job: ScheduledJob,
+    services: AppServices,
+    clock: Clock = utc_now,
+    runtime: WorkerRuntime | None = None,
+) -> int | None:
+    """Run `job` once in its own transaction, record the run in `job_runs` and log it;
+    returns the count handled, or None when the run failed (logged, never raised)."""
+    runtime = runtime or WorkerRuntime(clock=clock)
+    started, started_clock = time.monotonic(), clock()
+    _record_run(
+        services, job_runs.start_job_run, job.name, now=started_clock, worker=runtime.worker
+    )
+    extra = {"runtime": runtime} if job.takes_runtime else {}
     try:
         with services.sessions.begin() as session:
-            handled = job.run(session, now=clock(), services=services)
-    except Exception:
+            handled = job.run(session, now=started_clock, services=services, **extra)
+    except Exception as exc:
         # Log and keep the scheduler alive; the transaction rolled back, the next run retries.
         logger.exception("job failed", extra={"job": job.name})
+        _record_run(
+            services,
+            job_runs.finish_job_run,
+            job.name,
+            now=clock(),
+            worker=runtime.worker,
+            count=None,
+            error=describe_error(exc),
+        )
         return None
     elapsed_ms = round((time.monotonic() - started) * 1000)
+    _record_run(
+        services,
+        job_runs.finish_job_run,
+        job.name,
+        now=clock(),
+        worker=runtime.worker,
+        count=handled,
+    )
     logger.info("job done", extra={"job": job.name, "handled": handled, "elapsed_ms": elapsed_ms})
     return handled
 
 
+def _record_run(
+    services: AppServices, record: Callable[..., None], name: str, **values: object
+) -> None:
+    """Bookkeeping in its own transaction; a failure is logged, never fails the job itself."""
+    try:
+        with services.sessions.begin() as session:
+            record(session, name, **values)
+    except Exception:
+        logger.warning("job run not recorded", extra={"job": name}, exc_info=True)
+
+
 def build_scheduler(
-    services: AppServices, jobs: tuple[ScheduledJob, ...] = JOBS, clock: Clock = utc_now
+    services: AppServices,
+    jobs: tuple[ScheduledJob, ...] = JOBS,
+    clock: Clock = utc_now,
+    runtime: WorkerRuntime | None = None,
 ) -> BlockingScheduler:
     """A blocking scheduler with every job due at once and then at its interval."""
+    runtime = runtime or WorkerRuntime(clock=clock)
     scheduler = BlockingScheduler(
         timezone=UTC,
         executors={"default": ThreadPoolExecutor(max_workers=max(1, len(jobs)))},
@@ -85,7 +197,7 @@ def build_scheduler(
         scheduler.add_job(
             run_job,
             trigger=IntervalTrigger(seconds=job.interval_seconds(services.settings), timezone=UTC),
-            args=(job, services, clock),
+            args=(job, services, clock, runtime),
             id=job.name,
             name=job.name,
             next_run_time=clock(),
@@ -93,11 +205,13 @@ def build_scheduler(
     return scheduler
 
 
-def stop_on_signals(scheduler: BlockingScheduler) -> None:
-    """SIGTERM and SIGINT let running jobs finish, then stop the scheduler."""
+def stop_on_signals(scheduler: BlockingScheduler, stop: threading.Event) -> None:
+    """SIGTERM and SIGINT raise the stop flag (the inbox drain finishes its current delivery
+    and releases the rest of its batch), let running jobs finish, then stop the scheduler."""
 
     def shutdown(signum: int, _frame: FrameType | None) -> None:
         logger.info("worker stopping", extra={"signal": signal.Signals(signum).name})
+        stop.set()
         if scheduler.running:
             scheduler.shutdown(wait=True)
 
@@ -105,14 +219,28 @@ def stop_on_signals(scheduler: BlockingScheduler) -> None:
     signal.signal(signal.SIGINT, shutdown)
 
 
+class ExpectedOverlapFilter(logging.Filter):
+    """Drop APScheduler's "skipped: maximum number of running instances" warning: a drain run
+    that outlasts its interval is working through a backlog, which is the design."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in record.getMessage()
+
+
 def run_worker(settings: Settings, jobs: tuple[ScheduledJob, ...] = JOBS) -> None:
     """The worker process's main loop; returns after SIGTERM/SIGINT."""
+    logging.getLogger("apscheduler.scheduler").addFilter(ExpectedOverlapFilter())
     services = build_services(settings)
-    scheduler = build_scheduler(services, jobs)
-    stop_on_signals(scheduler)
-    logger.info("worker started", extra={"jobs": ",".join(job.name for job in jobs)})
+    runtime = WorkerRuntime()
+    scheduler = build_scheduler(services, jobs, runtime=runtime)
+    stop_on_signals(scheduler, runtime.stop)
+    logger.info(
+        "worker started",
+        extra={"worker": runtime.worker, "jobs": ",".join(job.name for job in jobs)},
+    )
     try:
-        scheduler.start()
+        if not runtime.stop.is_set():
+            scheduler.start()
     finally:
         services.engine.dispose()
-    logger.info("worker stopped")
+    logger.info("worker stopped", extra={"worker": runtime.worker})

@@ -40,6 +40,15 @@ class Settings:
     webhook_max_body_bytes: int = 2 * 1024 * 1024
     reward_hold_days_default: int = 30
     mature_interval_seconds: int = 60
+    inbox_batch_size: int = 100  # deliveries claimed per transaction by the worker
+    inbox_lease_seconds: int = 60  # a claimed delivery returns to the queue after this
+    inbox_max_attempts: int = 8  # failed attempts before a delivery is dead-lettered
+    inbox_backoff_base_seconds: int = 30  # first retry delay; doubles per attempt
+    inbox_backoff_max_seconds: int = 3600
+    drain_interval_seconds: int = 2
+    issue_interval_seconds: int = 60  # issue approved / revoke reversed rewards in the store
+    reconcile_interval_seconds: int = 900  # read back recently updated orders per shop
+    outbox_interval_seconds: int = 30  # send queued emails
 
     @property
     def is_production(self) -> bool:
@@ -92,6 +101,15 @@ class Settings:
             smtp_url=env.get("SMTP_URL") or None,
             webhook_max_body_bytes=_int(env, "WEBHOOK_MAX_BODY_BYTES", 2 * 1024 * 1024),
             mature_interval_seconds=_int(env, "MATURE_INTERVAL_SECONDS", 60),
+            inbox_batch_size=_int(env, "INBOX_BATCH_SIZE", 100),
+            inbox_lease_seconds=_int(env, "INBOX_LEASE_SECONDS", 60),
+            inbox_max_attempts=_int(env, "INBOX_MAX_ATTEMPTS", 8),
+            inbox_backoff_base_seconds=_int(env, "INBOX_BACKOFF_BASE_SECONDS", 30),
+            inbox_backoff_max_seconds=_int(env, "INBOX_BACKOFF_MAX_SECONDS", 3600),
+            drain_interval_seconds=_int(env, "DRAIN_INTERVAL_SECONDS", 2),
+            issue_interval_seconds=_int(env, "ISSUE_INTERVAL_SECONDS", 60),
+            reconcile_interval_seconds=_int(env, "RECONCILE_INTERVAL_SECONDS", 900),
+            outbox_interval_seconds=_int(env, "OUTBOX_INTERVAL_SECONDS", 30),
         )
         settings.validate()
         return settings

@@ -9,8 +9,8 @@ success.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
@@ -80,6 +80,9 @@ class StoreOrder:
     topic: str  # the connector topic that translates `body`, e.g. "orders/updated"
     body: bytes
     updated_at: datetime
+    # The headers a webhook of `topic` from this shop carries (e.g. X-Shopify-Shop-Domain and
+    # X-Shopify-Topic): the worker identifies stored deliveries with `Connector.identify`.
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 class StoreClient(Protocol):

@@ -66,6 +66,12 @@ def rewards_due_for_issue(
     return list(session.scalars(query.order_by(Reward.approved_at, Reward.id).limit(limit)))
 
 
+def count_rewards_due_for_issue(session: Session) -> int:
+    """How many rewards are approved and waiting to be issued, across shops (for `status`)."""
+    query = select(func.count()).select_from(Reward).where(Reward.status == RewardStatus.APPROVED)
+    return session.scalar(query) or 0
+
+
 def rewards_due_for_revoke(
     session: Session, *, shop_id: int | None = None, limit: int = 100
 ) -> list[Reward]:

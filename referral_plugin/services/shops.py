@@ -117,3 +117,16 @@ def find_shop(session: Session, platform: Platform, domain: str) -> Shop | None:
     return session.scalars(
         select(Shop).where(Shop.platform == platform, Shop.domain == _normalize_domain(domain))
     ).one_or_none()
+
+
+def mark_uninstalled(session: Session, shop_id: int, *, now: datetime) -> Shop:
+    """The shop removed our app: status uninstalled, credentials dropped at once (the store has
+    revoked them anyway). Idempotent: an already uninstalled shop keeps its first
+    uninstalled_at. Raises NotFound. Re-installing (`add_shop`) makes it active again."""
+    shop = get_shop(session, shop_id)
+    shop.credentials = None
+    if shop.status != ShopStatus.UNINSTALLED:
+        shop.status = ShopStatus.UNINSTALLED
+        shop.uninstalled_at = now
+    session.flush()
+    return shop

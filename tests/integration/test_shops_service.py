@@ -46,3 +46,18 @@ def test_api_token_is_shown_once_and_replaced_on_reissue(session: Session) -> No
     assert shop_for_api_token(session, newer) is shop
     assert shop_for_api_token(session, "rp_wrong") is None
     assert shop_for_api_token(session, "") is None
+
+
+def test_uninstalling_drops_credentials_at_once_and_keeps_the_first_time(session: Session) -> None:
+    from referral_plugin.services.shops import mark_uninstalled
+    from tests.integration.builders import later
+
+    shop = b.shop(session)
+    mark_uninstalled(session, shop.id, now=NOW)
+    again = mark_uninstalled(session, shop.id, now=later(days=1))
+    assert (again.status, again.credentials, again.uninstalled_at) == (
+        ShopStatus.UNINSTALLED,
+        None,
+        NOW,
+    )
+    assert shop_credentials(again, BOX) == {}

@@ -1,0 +1,158 @@
+"""The inbox drain: claim a batch, process each delivery in its own transaction, repeat.
+
+Transactions: one to claim a batch (committed at once, so the lease is visible to other
+workers), then one per delivery. A delivery whose transaction is lost (connection dropped,
+database restarting) has its failure recorded in a fresh transaction. Between deliveries the
+stop flag is checked; on stop the rest of the batch is released for the next worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+
+from referral_plugin.app import AppServices
+from referral_plugin.domain.events import Platform
+from referral_plugin.models import DeliveryStatus
+from referral_plugin.services.deliveries import (
+    DeliveryResult,
+    DeliveryTranslator,
+    claim_deliveries,
+    describe_error,
+    exponential_backoff,
+    process_delivery,
+    record_delivery_failure,
+    release_deliveries,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_DRAIN_SECONDS = 60  # one run's bound; the next run carries on with the backlog
+
+
+def drain_inbox(
+    services: AppServices,
+    *,
+    worker: str,
+    stop: threading.Event,
+    clock: Callable[[], datetime],
+    connectors: Mapping[Platform, DeliveryTranslator],
+) -> int:
+    """Claim and process batches while a full batch comes back (a backlog), until `stop` is
+    set or MAX_DRAIN_SECONDS pass; returns how many deliveries were processed."""
+    batch_size = services.settings.inbox_batch_size
+    deadline = time.monotonic() + MAX_DRAIN_SECONDS
+    handled = 0
+    while not stop.is_set():
+        with services.sessions.begin() as session:
+            ids = claim_deliveries(
+                session,
+                now=clock(),
+                limit=batch_size,
+                lease_seconds=services.settings.inbox_lease_seconds,
+                worker=worker,
+            )
+        handled += process_batch(
+            services, ids, worker=worker, stop=stop, clock=clock, connectors=connectors
+        )
+        if len(ids) < batch_size or time.monotonic() >= deadline:
+            break
+    return handled
+
+
+def process_batch(
+    services: AppServices,
+    ids: Sequence[int],
+    *,
+    worker: str,
+    stop: threading.Event,
+    clock: Callable[[], datetime],
+    connectors: Mapping[Platform, DeliveryTranslator],
+) -> int:
+    """Process claimed deliveries one transaction each; on stop, release the rest. Raises
+    when even a failure cannot be recorded (the database is gone): the rest is released if
+    possible, and the failing delivery returns after its lease."""
+    for index, delivery_id in enumerate(ids):
+        if stop.is_set():
+            release(services, ids[index:], worker=worker)
+            return index
+        try:
+            process_one(services, delivery_id, worker=worker, clock=clock, connectors=connectors)
+        except Exception:
+            release(services, ids[index + 1 :], worker=worker)
+            raise
+    return len(ids)
+
+
+def process_one(
+    services: AppServices,
+    delivery_id: int,
+    *,
+    worker: str,
+    clock: Callable[[], datetime],
+    connectors: Mapping[Platform, DeliveryTranslator],
+) -> DeliveryResult:
+    """One delivery in one transaction; a lost transaction's failure is recorded afresh."""
+    settings = services.settings
+    backoff = exponential_backoff(
+        settings.inbox_backoff_base_seconds, settings.inbox_backoff_max_seconds
+    )
+    try:
+        with services.sessions.begin() as session:
+            result = process_delivery(
+                session,
+                delivery_id,
+                worker=worker,
+                connectors=connectors,
+                now=clock(),
+                code_key=services.code_key,
+                max_attempts=settings.inbox_max_attempts,
+                backoff=backoff,
+            )
+    except Exception as exc:  # the whole transaction is gone: record the failure in a new one
+        logger.warning(
+            "delivery transaction lost", extra={"delivery_id": delivery_id}, exc_info=True
+        )
+        with services.sessions.begin() as session:
+            result = record_delivery_failure(
+                session,
+                delivery_id,
+                worker=worker,
+                error=describe_error(exc),
+                now=clock(),
+                max_attempts=settings.inbox_max_attempts,
+                backoff=backoff,
+            )
+    log_result(result)
+    return result
+
+
+def release(services: AppServices, ids: Sequence[int], *, worker: str) -> None:
+    """Give claimed deliveries back; if that fails too, their leases expire instead."""
+    if not ids:
+        return
+    try:
+        with services.sessions.begin() as session:
+            released = release_deliveries(session, ids, worker=worker)
+    except Exception:
+        logger.warning("claimed deliveries not released: their leases will expire", exc_info=True)
+        return
+    logger.info("deliveries released", extra={"released": released, "worker": worker})
+
+
+def log_result(result: DeliveryResult) -> None:
+    fields = {
+        "delivery_id": result.delivery_id,
+        "shop_id": result.shop_id,
+        "topic": result.topic,
+        "status": result.status,
+    }
+    if not result.processed:
+        logger.info("delivery skipped: not ours any more", extra=fields)
+    elif result.status == DeliveryStatus.DONE:
+        logger.info("delivery done", extra={**fields, "events": result.events})
+    else:
+        logger.warning("delivery failed", extra={**fields, "error": result.error})

@@ -1,0 +1,177 @@
+"""The email outbox: enqueue once per dedup key, claim with a lease, send outside transactions.
+
+Sending is `claim (commit) -> send -> mark sent (commit)`: no database transaction is held open
+while talking to the SMTP server, and the lease (`locked_until`) keeps a second worker away from
+a claimed message. A worker that dies after the server accepted a message but before marking it
+sent leaves a lease that expires, and the message is sent again with the same Message-ID: SMTP
+cannot be exactly-once, and that narrow window is the only way to get a duplicate.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..mailer import MailError, OutgoingMail
+from ..models import OutboxMessage, OutboxStatus
+from .retries import backoff_delay
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_LEASE = timedelta(minutes=5)
+DEFAULT_MAX_ATTEMPTS = 8
+SessionFactory = Callable[[], Session]
+
+
+class MailSender(Protocol):
+    def send(self, mail: OutgoingMail) -> None:
+        """Hand one message to the mail server; raises MailError."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendReport:
+    sent: int = 0
+    failed: int = 0  # will be retried
+    dead: int = 0  # gave up after max_attempts
+
+
+def enqueue_message(
+    session: Session,
+    *,
+    shop_id: int,
+    kind: str,
+    recipient: str,
+    dedup_key: str,
+    subject: str,
+    text: str,
+    html: str | None = None,
+    now: datetime,
+) -> tuple[int, bool]:
+    """Queue one email unless (shop_id, dedup_key) exists: returns (id, created). Idempotent."""
+    message = OutboxMessage(
+        shop_id=shop_id,
+        kind=kind,
+        recipient=recipient,
+        dedup_key=dedup_key,
+        payload={"subject": subject, "text": text, "html": html},
+        status=OutboxStatus.PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(message)
+    except IntegrityError:
+        existing = session.scalars(
+            select(OutboxMessage.id).where(
+                OutboxMessage.shop_id == shop_id, OutboxMessage.dedup_key == dedup_key
+            )
+        ).one()
+        return existing, False
+    return message.id, True
+
+
+def claim_messages(
+    session: Session, *, now: datetime, limit: int = 20, lease: timedelta = DEFAULT_LEASE
+) -> list[OutgoingMail]:
+    """Lease up to `limit` due messages (pending or failed, next attempt due, no live lease)
+    until now + lease and return them. The caller commits before sending. On PostgreSQL rows
+    are claimed with FOR UPDATE SKIP LOCKED; SQLite has one writer at a time."""
+    query = (
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.status.in_((OutboxStatus.PENDING, OutboxStatus.FAILED)),
+            OutboxMessage.next_attempt_at <= now,
+            or_(OutboxMessage.locked_until.is_(None), OutboxMessage.locked_until <= now),
+        )
+        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    claimed = []
+    for message in session.scalars(query):
+        message.locked_until = now + lease
+        claimed.append(_outgoing(message))
+    session.flush()
+    return claimed
+
+
+def _outgoing(message: OutboxMessage) -> OutgoingMail:
+    payload = message.payload
+    return OutgoingMail(
+        outbox_id=message.id,
+        recipient=message.recipient,
+        subject=str(payload.get("subject") or ""),
+        text=str(payload.get("text") or ""),
+        html=payload.get("html"),
+    )
+
+
+def mark_sent(session: Session, message_id: int, *, now: datetime) -> None:
+    """Record that the server accepted the message and release the lease. Idempotent."""
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.status != OutboxStatus.SENT)
+        .values(status=OutboxStatus.SENT, sent_at=now, locked_until=None, last_error=None)
+    )
+
+
+def record_send_failure(
+    session: Session, message_id: int, error: str, *, now: datetime, max_attempts: int
+) -> OutboxStatus:
+    """One more failed attempt: FAILED with a backoff, or DEAD after `max_attempts`. Returns
+    the new status."""
+    message = session.get(OutboxMessage, message_id)
+    if message is None or message.status is OutboxStatus.SENT:
+        return OutboxStatus.SENT
+    message.attempts += 1
+    message.last_error = error[:1000]
+    message.locked_until = None
+    if message.attempts >= max_attempts:
+        message.status, message.next_attempt_at = OutboxStatus.DEAD, None
+    else:
+        message.status = OutboxStatus.FAILED
+        message.next_attempt_at = now + backoff_delay(message.attempts)
+    session.flush()
+    return message.status
+
+
+def send_due_messages(
+    session_factory: SessionFactory,
+    *,
+    mailer: MailSender,
+    now: datetime,
+    limit: int = 20,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    lease: timedelta = DEFAULT_LEASE,
+) -> SendReport:
+    """Claim, send and record up to `limit` messages, each step in its own transaction
+    (`session_factory()` gives a new Session; this function commits). Returns a SendReport."""
+    with session_factory() as session, session.begin():
+        claimed = claim_messages(session, now=now, limit=limit, lease=lease)
+    sent = failed = dead = 0
+    for mail in claimed:
+        try:
+            mailer.send(mail)
+        except MailError as exc:
+            with session_factory() as session, session.begin():
+                status = record_send_failure(
+                    session, mail.outbox_id, str(exc), now=now, max_attempts=max_attempts
+                )
+            dead += status is OutboxStatus.DEAD
+            failed += status is OutboxStatus.FAILED
+            logger.warning("mail failed", extra={"outbox_id": mail.outbox_id, "status": status})
+            continue
+        with session_factory() as session, session.begin():
+            mark_sent(session, mail.outbox_id, now=now)
+        sent += 1
+    return SendReport(sent=sent, failed=failed, dead=dead)

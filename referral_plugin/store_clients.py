@@ -1,0 +1,79 @@
+"""A StoreClient for one shop, from the literal registry in `connectors.registry` (an edge module:
+services receive the client as an argument and never import connectors)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+
+from connectors.registry import STORE_CLIENT_FACTORIES, StoreClientFactory
+from referral_plugin.app import AppServices
+from referral_plugin.domain.events import Platform
+from referral_plugin.domain.store import (
+    IssuedReward,
+    RewardCodeRequest,
+    StoreClient,
+    StoreOrder,
+    StoreUnavailable,
+)
+from referral_plugin.models import Shop, ShopStatus
+from referral_plugin.services.shops import shop_credentials
+
+ClientFor = Callable[[Shop, AppServices], StoreClient]
+
+
+def store_client_for(
+    shop: Shop,
+    services: AppServices,
+    factories: Mapping[Platform, StoreClientFactory] = STORE_CLIENT_FACTORIES,
+) -> StoreClient:
+    """The shop's StoreClient. Raises StoreUnavailable when the shop is uninstalled, has no
+    usable credentials, or its platform has no client yet."""
+    if shop.status is not ShopStatus.ACTIVE:
+        raise StoreUnavailable(f"shop {shop.id} is {shop.status}")
+    factory = factories.get(shop.platform)
+    if factory is None:
+        raise StoreUnavailable(f"no store client for {shop.platform} yet")
+    try:
+        credentials = shop_credentials(shop, services.box)
+    except ValueError as exc:
+        raise StoreUnavailable("the shop's credentials cannot be decrypted") from exc
+    if not credentials:
+        raise StoreUnavailable("the shop has no store credentials")
+    return factory(credentials, services.settings)
+
+
+class UnavailableStoreClient:
+    """Stands in for a client that cannot be built: every call raises the same
+    StoreUnavailable, so the issuing service records the reason on the rewards it claims."""
+
+    def __init__(self, reason: StoreUnavailable) -> None:
+        self.reason = reason
+
+    def _raise(self) -> StoreUnavailable:
+        return StoreUnavailable(str(self.reason))
+
+    def issue_reward(self, request: RewardCodeRequest) -> IssuedReward:
+        raise self._raise()
+
+    def revoke_reward(self, store_ref: str, code: str | None) -> None:
+        raise self._raise()
+
+    def add_friend_codes(self, program_id: int, codes: Sequence[str]) -> None:
+        raise self._raise()
+
+    def orders_updated_since(self, since: datetime) -> Iterable[StoreOrder]:
+        raise self._raise()
+
+
+def client_or_unavailable(
+    shop: Shop,
+    services: AppServices,
+    client_for: ClientFor | None = None,
+) -> StoreClient:
+    """`store_client_for` (or `client_for`), with StoreUnavailable turned into a client that
+    raises it on every call."""
+    try:
+        return (client_for or store_client_for)(shop, services)
+    except StoreUnavailable as reason:
+        return UnavailableStoreClient(reason)
