@@ -9,12 +9,12 @@ the database is unavailable; 200 for WooCommerce's unsigned ping.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from flask import Blueprint, Response, jsonify, request
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
+from flask import Blueprint, Response, current_app, request
+from flask.blueprints import BlueprintSetupState
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from connectors.base import Connector, DeliveryMeta
 from connectors.registry import CONNECTORS
@@ -22,88 +22,106 @@ from connectors.woocommerce.connector import is_ping
 from referral_plugin.app import AppServices, app_services
 from referral_plugin.domain.events import Platform
 from referral_plugin.services.inbox import store_delivery
-from referral_plugin.services.shops import find_shop, shop_credentials
+
+from .shop_directory import KnownShop, ShopDirectory, app_secrets
 
 logger = logging.getLogger(__name__)
 blueprint = Blueprint("webhooks", __name__)
 
+DIRECTORY_KEY = "webhook_shop_directory"
 KEPT_HEADER_PREFIXES = ("x-shopify-", "x-wc-webhook-")
 KEPT_HEADERS = frozenset({"content-type", "user-agent"})
-WOOCOMMERCE_SECRET = "webhook_secret"  # noqa: S105 - the credentials key, not a secret
+JSON = "application/json"
+
+
+@blueprint.record_once
+def _attach_directory(state: BlueprintSetupState) -> None:
+    state.app.extensions[DIRECTORY_KEY] = ShopDirectory()
 
 
 @blueprint.post("/webhooks/shopify")
-def shopify() -> Response | tuple[Response, int]:
+def shopify() -> Response:
     return receive(Platform.SHOPIFY)
 
 
 @blueprint.post("/webhooks/woocommerce")
-def woocommerce() -> Response | tuple[Response, int]:
+def woocommerce() -> Response:
     return receive(Platform.WOOCOMMERCE)
 
 
-def receive(platform: Platform) -> Response | tuple[Response, int]:
+def receive(platform: Platform) -> Response:
     """Verify, store once, answer; see the module docstring for every answer."""
     body = request.get_data(cache=False)  # 413 past MAX_CONTENT_LENGTH, before we read it all
     headers = dict(request.headers)
     if platform is Platform.WOOCOMMERCE and is_ping(headers, body):
-        return jsonify(status="pong"), 200
+        return _answer(200, b'{"status":"pong"}')
     connector = CONNECTORS[platform]
     meta = connector.identify(headers)
     if meta is None:
         return _unauthorized("the delivery does not name a valid shop and topic")
     services = app_services()
+    # Shopify signs with the app's secret: a forgery is refused before any database work.
+    if platform is Platform.SHOPIFY and not connector.verify(body, headers, app_secrets(services)):
+        return _unauthorized("signature does not match")
     try:
-        with services.sessions.begin() as session:
-            return _verify_and_store(session, services, connector, meta, headers, body)
+        return _store_if_authentic(services, connector, meta, headers, body)
     except DBAPIError:
         logger.exception("webhook not stored: database unavailable", extra=_log(meta))
-        return jsonify(error="database_unavailable", message="try again later"), 503
+        return _answer(503, b'{"error":"database_unavailable","message":"try again later"}')
 
 
-def _verify_and_store(
-    session: Session,
+def _store_if_authentic(
     services: AppServices,
     connector: Connector,
     meta: DeliveryMeta,
     headers: Mapping[str, str],
     body: bytes,
-) -> Response | tuple[Response, int]:
-    shop = find_shop(session, meta.platform, meta.shop)
+) -> Response:
+    directory: ShopDirectory = current_app.extensions[DIRECTORY_KEY]
+    shop = _authentic_shop(directory, services, connector, meta, headers, body)
     if shop is None:
+        return _unauthorized("unknown shop or signature does not match")
+    try:
+        # One autocommit statement: durable when it returns, a single database round trip.
+        with services.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            delivery_id, created = store_delivery(
+                conn,
+                platform=meta.platform,
+                shop_id=shop.shop_id,
+                topic=meta.topic,
+                dedup_key=connector.delivery_key(meta, body),
+                webhook_id=meta.webhook_id,
+                headers=_kept_headers(headers),
+                body=body,
+                now=datetime.now(tz=UTC),
+            )
+    except IntegrityError:  # the cached shop was erased meanwhile (shop/redact)
+        directory.forget(meta.platform, meta.shop)
         return _unauthorized("unknown shop")
-    if not connector.verify(body, headers, _secrets(services, meta.platform, shop)):
-        return _unauthorized("signature does not match")
-    delivery_id, created = store_delivery(
-        session,
-        platform=meta.platform,
-        shop_id=shop.id,
-        topic=meta.topic,
-        dedup_key=connector.delivery_key(meta, body),
-        webhook_id=meta.webhook_id,
-        headers=_kept_headers(headers),
-        body=body,
-        now=datetime.now(tz=UTC),
-    )
     logger.info(
         "webhook stored" if created else "webhook duplicate",
-        extra={**_log(meta), "shop_id": shop.id, "delivery_id": delivery_id},
+        extra={**_log(meta), "shop_id": shop.shop_id, "delivery_id": delivery_id},
     )
-    return jsonify(status="stored" if created else "duplicate"), 200
+    return _answer(200, b'{"status":"stored"}' if created else b'{"status":"duplicate"}')
 
 
-def _secrets(services: AppServices, platform: Platform, shop: object) -> Sequence[str]:
-    """Shopify signs with the app's client secret (current or, during a rotation, previous);
-    WooCommerce with the per-store secret we set when we created the webhook."""
-    settings = services.settings
-    if platform is Platform.SHOPIFY:
-        return [s for s in (settings.shopify_api_secret, settings.shopify_previous_api_secret) if s]
-    try:
-        secret = shop_credentials(shop, services.box).get(WOOCOMMERCE_SECRET)  # type: ignore[arg-type]
-    except ValueError:
-        logger.error("shop credentials cannot be decrypted: check ENCRYPTION_KEY")
-        return []
-    return [secret] if secret else []
+def _authentic_shop(
+    directory: ShopDirectory,
+    services: AppServices,
+    connector: Connector,
+    meta: DeliveryMeta,
+    headers: Mapping[str, str],
+    body: bytes,
+) -> KnownShop | None:
+    """The shop when the delivery is signed by one of its secrets; a miss against a cached
+    secret is retried once against the database (the secret may have just been rotated)."""
+    for fresh in (False, True):
+        shop = directory.lookup(services, meta.platform, meta.shop, fresh=fresh)
+        if shop is None:
+            return None
+        if connector.verify(body, headers, shop.secrets):
+            return shop
+    return None
 
 
 def _kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
@@ -114,8 +132,12 @@ def _kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-def _unauthorized(message: str) -> tuple[Response, int]:
-    return jsonify(error="unauthorized", message=message), 401
+def _answer(status: int, body: bytes) -> Response:
+    return Response(body, status=status, mimetype=JSON)
+
+
+def _unauthorized(message: str) -> Response:
+    return _answer(401, b'{"error":"unauthorized","message":"' + message.encode() + b'"}')
 
 
 def _log(meta: DeliveryMeta) -> dict[str, str]:

@@ -355,3 +355,59 @@ def test_an_unavailable_database_answers_503_so_the_platform_retries(
     )
     assert answer.status_code == 503
     assert answer.json["error"] == "database_unavailable"
+
+
+def test_a_rotated_woocommerce_secret_is_picked_up_at_once(
+    app: Flask, client: FlaskClient, woo_shop: tuple[int, str, str]
+) -> None:
+    shop_id, url, old_secret = woo_shop
+    first = client.post(
+        "/webhooks/woocommerce", data=WOO_BODY, headers=woo_headers(url, WOO_BODY, old_secret)
+    )
+    assert first.status_code == 200  # the shop and its old secret are now cached
+    new_secret = uuid.uuid4().hex
+    add_shop(
+        app,
+        Platform.WOOCOMMERCE,
+        url,
+        {"consumer_key": "ck", "consumer_secret": "cs", "webhook_secret": new_secret},
+    )
+    changed = json.dumps({**json.loads(WOO_BODY), "status": "completed"}).encode()
+    answer = client.post(
+        "/webhooks/woocommerce", data=changed, headers=woo_headers(url, changed, new_secret)
+    )
+    assert answer.status_code == 200  # WooCommerce never retries: a stale cache must not cost it
+    assert len(stored(app, shop_id)) == 2
+
+
+def test_a_shop_erased_after_it_was_cached_gets_401(
+    app: Flask, client: FlaskClient, shopify_shop: tuple[int, str]
+) -> None:
+    shop_id, domain = shopify_shop
+    body = b'{"id": 1}'
+    assert (
+        client.post(
+            "/webhooks/shopify", data=body, headers=shopify_headers(domain, body)
+        ).status_code
+        == 200
+    )
+    with app_services(app).sessions.begin() as session:
+        session.execute(
+            WebhookDelivery.__table__.delete().where(WebhookDelivery.shop_id == shop_id)
+        )
+        session.execute(shops.Shop.__table__.delete().where(shops.Shop.id == shop_id))
+    headers = shopify_headers(domain, body, event_id="evt-after-erase")
+    assert client.post("/webhooks/shopify", data=body, headers=headers).status_code == 401
+
+
+def test_a_forged_shopify_delivery_is_refused_before_any_database_work(
+    settings: Settings, tmp_path: Path
+) -> None:
+    unopenable = tmp_path / "a-directory.db"
+    unopenable.mkdir()
+    app = create_app(dataclasses.replace(settings, database_url=f"sqlite:///{unopenable}"))
+    headers = shopify_headers("down-store.myshopify.com", ORDER_BODY, secret="forged")
+    assert (
+        app.test_client().post("/webhooks/shopify", data=ORDER_BODY, headers=headers).status_code
+        == 401
+    )
