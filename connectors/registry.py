@@ -17,8 +17,9 @@ CONNECTORS: dict[Platform, Connector] = {
     Platform.WOOCOMMERCE: WooCommerceConnector(),
 }
 
-# A StoreClient per platform, built from the shop's decrypted credentials and the settings.
+# A StoreClient per platform, built from the shop's domain (myshopify domain or store URL), its
+# decrypted credentials and the settings.
 # Empty until the Shopify and WooCommerce clients land: a platform without a factory makes the
 # worker record "no store client for <platform> yet" on the shop's rewards (no fake success).
-StoreClientFactory = Callable[[dict[str, str], Settings], StoreClient]
+StoreClientFactory = Callable[[str, dict[str, str], Settings], StoreClient]
 STORE_CLIENT_FACTORIES: dict[Platform, StoreClientFactory] = {}

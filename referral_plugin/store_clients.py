@@ -40,7 +40,7 @@ def store_client_for(
         raise StoreUnavailable("the shop's credentials cannot be decrypted") from exc
     if not credentials:
         raise StoreUnavailable("the shop has no store credentials")
-    return factory(credentials, services.settings)
+    return factory(shop.domain, credentials, services.settings)
 
 
 class UnavailableStoreClient:

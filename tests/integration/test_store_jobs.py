@@ -106,21 +106,21 @@ def test_without_a_store_client_rewards_stay_approved_with_the_reason(
     assert session.get(Reward, cash.reward.id).status is RewardStatus.ISSUED
 
 
-def test_a_registered_factory_gets_the_decrypted_credentials(
+def test_a_registered_factory_gets_the_shop_domain_and_decrypted_credentials(
     session: Session, services: AppServices, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     shop = b.shop(session)
-    seen: list[dict[str, str]] = []
+    seen: list[tuple[str, dict[str, str]]] = []
     fake = FakeStoreClient()
 
-    def factory(credentials: dict[str, str], settings: Settings) -> StoreClient:
-        seen.append(credentials)
+    def factory(domain: str, credentials: dict[str, str], settings: Settings) -> StoreClient:
+        seen.append((domain, credentials))
         return fake
 
     monkeypatch.setitem(STORE_CLIENT_FACTORIES, shop.platform, factory)
 
     assert store_client_for(shop, services) is fake
-    assert seen == [{"access_token": "shpat_test"}]
+    assert seen == [(shop.domain, {"access_token": "shpat_test"})]
     shop.status = ShopStatus.UNINSTALLED
     with pytest.raises(StoreUnavailable, match="uninstalled"):
         store_client_for(shop, services)
