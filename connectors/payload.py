@@ -17,6 +17,15 @@ from .base import TranslationError
 REF_PARAMETERS = ("ref", "referral", "referral_code", "rfsn")
 
 
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """A header's stripped value, looked up ignoring case (HTTP/2 lower-cases names)."""
+    lowered = name.lower()
+    for key, value in headers.items():
+        if key.lower() == lowered:
+            return value.strip() or None
+    return None
+
+
 def as_object(value: Any, where: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise TranslationError(f"{where} must be a JSON object, got {type(value).__name__}")

@@ -75,4 +75,5 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         instance_path=tmp_path / "instance",
         shopify_api_key="test-api-key",
         shopify_api_secret="test-api-secret",
+        shopify_previous_api_secret="old-api-secret",
     )

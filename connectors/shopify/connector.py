@@ -19,19 +19,10 @@ from referral_plugin.domain.events import (
 )
 
 from ..base import DeliveryMeta, TranslationError
-from ..payload import as_object, body_digest, identifier, text, timestamp
+from ..payload import as_object, body_digest, header, identifier, text, timestamp
 from ..signatures import body_signature_matches
 from .orders import order_event, refund_event
 from .shop_domain import valid_shop_domain
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    """Header lookup that ignores case (HTTP/2 lower-cases names)."""
-    lowered = name.lower()
-    for key, value in headers.items():
-        if key.lower() == lowered:
-            return value.strip() or None
-    return None
 
 
 def _when(meta: DeliveryMeta) -> datetime:
@@ -122,30 +113,30 @@ class ShopifyConnector:
 
     def identify(self, headers: Mapping[str, str]) -> DeliveryMeta | None:
         """Meta from the X-Shopify-* headers; None without a valid shop domain or topic."""
-        shop = (_header(headers, "X-Shopify-Shop-Domain") or "").lower()
-        topic = _header(headers, "X-Shopify-Topic")
+        shop = (header(headers, "X-Shopify-Shop-Domain") or "").lower()
+        topic = header(headers, "X-Shopify-Topic")
         if not valid_shop_domain(shop) or not topic:
             return None
-        triggered = _header(headers, "X-Shopify-Triggered-At")
+        triggered = header(headers, "X-Shopify-Triggered-At")
         try:
             triggered_at = timestamp(triggered, "X-Shopify-Triggered-At")
         except ValueError:
             triggered_at = None
-        event_id = _header(headers, "X-Shopify-Event-Id")
+        event_id = header(headers, "X-Shopify-Event-Id")
         return DeliveryMeta(
             platform=Platform.SHOPIFY,
             shop=shop,
             topic=topic.lower(),
             # One merchant action may reach several topics under one event id.
             dedup_key=f"{topic.lower()}:{event_id}" if event_id else None,
-            webhook_id=_header(headers, "X-Shopify-Webhook-Id"),
+            webhook_id=header(headers, "X-Shopify-Webhook-Id"),
             triggered_at=triggered_at,
-            api_version=_header(headers, "X-Shopify-API-Version"),
+            api_version=header(headers, "X-Shopify-API-Version"),
         )
 
     def verify(self, body: bytes, headers: Mapping[str, str], secrets: Sequence[str]) -> bool:
         """HMAC of the raw body with the app's client secret (current or previous)."""
-        return body_signature_matches(body, _header(headers, "X-Shopify-Hmac-Sha256"), secrets)
+        return body_signature_matches(body, header(headers, "X-Shopify-Hmac-Sha256"), secrets)
 
     def delivery_key(self, meta: DeliveryMeta, body: bytes) -> str:
         """`<topic>:<X-Shopify-Event-Id>`; without an event id, a hash of topic and body."""

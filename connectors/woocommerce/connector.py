@@ -14,18 +14,10 @@ from referral_plugin.domain.emails import normalize_email
 from referral_plugin.domain.events import CustomerCreated, Event, Platform
 
 from ..base import DeliveryMeta, TranslationError
-from ..payload import as_object, body_digest, identifier, text, timestamp
+from ..payload import as_object, body_digest, header, identifier, text, timestamp
 from ..signatures import body_signature_matches
 from .orders import deleted_event, order_event
 from .store_url import normalize_store_url
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    lowered = name.lower()
-    for key, value in headers.items():
-        if key.lower() == lowered:
-            return value.strip() or None
-    return None
 
 
 def is_ping(headers: Mapping[str, str], body: bytes) -> bool:
@@ -74,8 +66,8 @@ class WooCommerceConnector:
 
     def identify(self, headers: Mapping[str, str]) -> DeliveryMeta | None:
         """Meta from the X-WC-Webhook-* headers; None without a store URL or topic."""
-        shop = normalize_store_url(_header(headers, "X-WC-Webhook-Source"))
-        topic = _header(headers, "X-WC-Webhook-Topic")
+        shop = normalize_store_url(header(headers, "X-WC-Webhook-Source"))
+        topic = header(headers, "X-WC-Webhook-Topic")
         if shop is None or not topic:
             return None
         return DeliveryMeta(
@@ -83,11 +75,11 @@ class WooCommerceConnector:
             shop=shop,
             topic=topic.lower(),
             dedup_key=None,
-            webhook_id=_header(headers, "X-WC-Webhook-ID"),
+            webhook_id=header(headers, "X-WC-Webhook-ID"),
         )
 
     def verify(self, body: bytes, headers: Mapping[str, str], secrets: Sequence[str]) -> bool:
-        return body_signature_matches(body, _header(headers, "X-WC-Webhook-Signature"), secrets)
+        return body_signature_matches(body, header(headers, "X-WC-Webhook-Signature"), secrets)
 
     def delivery_key(self, meta: DeliveryMeta, body: bytes) -> str:
         """Topic, webhook and a hash of the exact body: a repeat of the same content is one

@@ -6,7 +6,6 @@ import dataclasses
 import json
 import re
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,12 +14,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
 
-from referral_plugin.app import app_services, create_app
+from referral_plugin.app import app_services
 from referral_plugin.domain.events import Platform
 from referral_plugin.domain.lifecycle import IllegalTransition
 from referral_plugin.errors import Conflict, NotFound, ValidationError
 from referral_plugin.services import shops
 from referral_plugin.settings import Settings
+from tests.edge.conftest import built_app
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 TWO_SIDED = {
@@ -44,23 +44,6 @@ class ShopClient:
         if body is not None:
             kwargs["json"] = body
         return self.client.open(f"/api/v1{path}", method=method, headers=headers, **kwargs)
-
-
-def build_app(settings: Settings) -> Iterator[Flask]:
-    app = create_app(settings)
-    app.config["TESTING"] = True
-    yield app
-    app_services(app).engine.dispose()
-
-
-@pytest.fixture
-def app(settings: Settings, engine: Engine) -> Iterator[Flask]:
-    yield from build_app(settings)
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
 
 
 def connect_shop(app: Flask) -> tuple[int, str]:
@@ -330,7 +313,7 @@ def test_unknown_routes_and_methods_answer_json(client: FlaskClient, shop: ShopC
 
 def test_a_body_over_the_limit_is_a_413(settings: Settings, engine: Engine) -> None:
     small = dataclasses.replace(settings, webhook_max_body_bytes=1024)
-    for app in build_app(small):
+    for app in built_app(small):
         shop = ShopClient(*connect_shop(app), app.test_client())
 
         response = shop.call("POST", "/programs", {**TWO_SIDED, "name": "x" * 2000})

@@ -11,23 +11,11 @@ from alembic.script import ScriptDirectory
 from flask import Flask
 from sqlalchemy import Engine
 
-from referral_plugin.app import app_services, create_app
 from referral_plugin.migrations import alembic_config
 from referral_plugin.settings import Settings
+from tests.edge.conftest import built_app
 
 UNREACHABLE_DATABASE = "postgresql+psycopg://health:do-not-leak@127.0.0.1:9/nowhere"
-
-
-def built_app(settings: Settings) -> Iterator[Flask]:
-    app = create_app(settings)
-    app.config["TESTING"] = True
-    yield app
-    app_services(app).engine.dispose()
-
-
-@pytest.fixture
-def app(settings: Settings, engine: Engine) -> Iterator[Flask]:
-    yield from built_app(settings)
 
 
 @pytest.fixture

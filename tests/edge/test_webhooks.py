@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,18 +29,6 @@ ORDER_BODY = (
 WOO_BODY = (
     Path(__file__).parent.parent / "fixtures/woocommerce/order_updated__docs_sample.json"
 ).read_bytes()
-
-
-@pytest.fixture
-def app(settings: Settings, engine: Engine) -> Iterator[Flask]:
-    app = create_app(dataclasses.replace(settings, shopify_previous_api_secret="old-api-secret"))
-    yield app
-    app_services(app).engine.dispose()
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
 
 
 def add_shop(app: Flask, platform: Platform, domain: str, credentials: dict[str, str]) -> int:

@@ -23,6 +23,7 @@ from ._fields import (
     read_bool,
     read_enum,
     read_int,
+    read_list,
     read_object,
     read_str,
 )
@@ -155,18 +156,9 @@ def _optional_spec(body: dict[str, Any], name: str, errors: FieldErrors) -> Rewa
     return None if value is None else parse_reward_spec(value, name, errors)
 
 
-def _list(value: Any, field: str, errors: FieldErrors) -> list[Any]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        errors.append((field, "must be a list"))
-        return []
-    return value
-
-
 def _milestones(value: Any, errors: FieldErrors) -> tuple[Milestone, ...]:
     milestones: list[Milestone] = []
-    for index, item in enumerate(_list(value, "milestones", errors)):
+    for index, item in enumerate(read_list(value, "milestones", errors)):
         field = f"milestones.{index}"
         body = read_object(item, field, frozenset({"count", "reward"}), errors)
         if body is None:

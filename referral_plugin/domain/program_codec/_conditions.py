@@ -13,6 +13,7 @@ from ._fields import (
     read_decimal,
     read_enum,
     read_int,
+    read_list,
     read_object,
     read_string_set,
 )
@@ -109,19 +110,10 @@ def read_conditions(value: Any, errors: FieldErrors) -> Conditions:
     )
 
 
-def _list(value: Any, field: str, errors: FieldErrors) -> list[Any]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        errors.append((field, "must be a list"))
-        return []
-    return value
-
-
 def read_caps(value: Any, errors: FieldErrors) -> tuple[Cap, ...]:
     """Caps from a JSON list; COUNT caps need a whole-number limit."""
     caps: list[Cap] = []
-    for index, item in enumerate(_list(value, "caps", errors)):
+    for index, item in enumerate(read_list(value, "caps", errors)):
         field = f"caps.{index}"
         body = read_object(item, field, CAP_FIELDS, errors)
         if body is None:

@@ -46,6 +46,16 @@ def read_str(
     return value.strip()
 
 
+def read_list(value: Any, field: str, errors: FieldErrors) -> list[Any]:
+    """The JSON list, or [] (with an error unless absent) when it is not one."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        errors.append((field, "must be a list"))
+        return []
+    return value
+
+
 def read_bool(value: Any, field: str, errors: FieldErrors) -> bool | None:
     if not isinstance(value, bool):
         errors.append((field, "must be true or false"))
