@@ -67,15 +67,6 @@ def generate_code(name: str | None = None, *, chooser: Chooser | None = None) ->
     return f"{prefix}-{grouped}" if prefix else grouped
 
 
-def display_code(normalized: str) -> str:
-    """Best-effort readable form of a normalized code (groups of four after any prefix)."""
-    if len(normalized) <= RANDOM_LENGTH:
-        return normalized
-    prefix, body = normalized[:-RANDOM_LENGTH], normalized[-RANDOM_LENGTH:]
-    grouped = f"{body[:4]}-{body[4:]}"
-    return f"{prefix}-{grouped}"
-
-
 def reward_code(reward_id: int, key: bytes, prefix: str = "RW") -> str:
     """The store code for one reward: deterministic, so a retried create finds its own code,
     and keyed, so nobody can derive another advocate's reward code from an id.
@@ -85,9 +76,3 @@ def reward_code(reward_id: int, key: bytes, prefix: str = "RW") -> str:
     digest = hmac.new(key, f"reward:{reward_id}".encode(), hashlib.sha256).digest()
     body = "".join(ALPHABET[b % len(ALPHABET)] for b in digest[:12])
     return f"{prefix}-{body[:4]}-{body[4:8]}-{body[8:12]}"
-
-
-def is_valid_custom_code(value: str) -> bool:
-    """Merchant- or advocate-chosen vanity codes: 3-64 letters/digits after normalization."""
-    code = normalize_code(value)
-    return 3 <= len(code) <= MAX_CODE_LENGTH and code.isascii() and code.isalnum()

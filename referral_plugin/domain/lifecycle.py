@@ -44,10 +44,6 @@ REWARD_TRANSITIONS: dict[RewardStatus, frozenset[RewardStatus]] = {
     RewardStatus.REVERSED: frozenset(),
 }
 
-ACTIVE_REWARD_STATUSES = frozenset(
-    {RewardStatus.PENDING, RewardStatus.HELD, RewardStatus.APPROVED, RewardStatus.ISSUED}
-)
-
 
 class IllegalTransition(ValueError):
     """A reward was asked to move where its lifecycle does not allow."""

@@ -66,10 +66,6 @@ class Money:
     def of(cls, amount: str | int | Decimal, currency: str) -> Money:
         return cls(to_decimal(amount), currency.upper())
 
-    @classmethod
-    def zero(cls, currency: str) -> Money:
-        return cls(Decimal(0), currency)
-
     def _same(self, other: Money) -> None:
         if other.currency != self.currency:
             raise CurrencyMismatch(f"{self.currency} vs {other.currency}")
@@ -93,9 +89,6 @@ class Money:
         return Money(
             self.amount.quantize(minor_unit(self.currency), rounding=ROUND_HALF_UP), self.currency
         )
-
-    def is_positive(self) -> bool:
-        return self.amount > 0
 
     def __str__(self) -> str:
         return f"{self.rounded().amount} {self.currency}"

@@ -37,11 +37,6 @@ class OrderState:
         return self.order.total > 0 and self.refunded_total >= self.order.total
 
     @property
-    def void(self) -> bool:
-        """Cancelled or fully refunded: the order no longer counts."""
-        return self.cancelled or self.fully_refunded
-
-    @property
     def remaining_fraction(self) -> Decimal:
         """Share of the order still kept after refunds, between 0 and 1."""
         if self.order is None or not self.order.total or self.order.total <= 0:

@@ -111,7 +111,7 @@ def _rename(event: OrderEvent, prefix: str) -> OrderEvent:
 def test_lifecycle_flags(kinds: tuple[OrderEventKind, ...], paid: bool, cancelled: bool) -> None:
     events = [an_order(kind=k, idempotency_key=str(i)) for i, k in enumerate(kinds)]
     state = merged(events)
-    assert (state.paid, state.cancelled, state.void) == (paid, cancelled, cancelled)
+    assert (state.paid, state.cancelled, state.fully_refunded) == (paid, cancelled, False)
 
 
 def test_a_refund_before_payment_still_marks_the_order_paid() -> None:
@@ -123,7 +123,7 @@ def test_a_refund_before_payment_still_marks_the_order_paid() -> None:
 
 def test_a_full_refund_voids_the_order() -> None:
     refund = an_order(kind=OrderEventKind.REFUNDED, refunds=(REFUNDS["r3"],))
-    assert merged([an_order(idempotency_key="paid"), refund]).void  # 110.00 of 110.00
+    assert merged([an_order(idempotency_key="paid"), refund]).fully_refunded  # 110.00 of 110.00
 
 
 def test_a_refund_seen_with_and_without_its_time_merges_either_way() -> None:
