@@ -10,7 +10,9 @@ from referral_plugin.settings import Settings
 
 from .base import Connector
 from .shopify import ShopifyConnector
+from .shopify.store_client import make_shopify_store_client
 from .woocommerce import WooCommerceConnector
+from .woocommerce.store_client import make_woocommerce_store_client
 
 CONNECTORS: dict[Platform, Connector] = {
     Platform.SHOPIFY: ShopifyConnector(),
@@ -23,3 +25,5 @@ CONNECTORS: dict[Platform, Connector] = {
 # worker record "no store client for <platform> yet" on the shop's rewards (no fake success).
 StoreClientFactory = Callable[[str, dict[str, str], Settings], StoreClient]
 STORE_CLIENT_FACTORIES: dict[Platform, StoreClientFactory] = {}
+STORE_CLIENT_FACTORIES[Platform.SHOPIFY] = make_shopify_store_client
+STORE_CLIENT_FACTORIES[Platform.WOOCOMMERCE] = make_woocommerce_store_client

@@ -11,6 +11,7 @@ import argparse
 import logging
 import os
 import re
+import secrets
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -23,7 +24,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
 from connectors.shopify.shop_domain import valid_shop_domain
+from connectors.woocommerce.rest_client import WooCommerceRestClient
 from connectors.woocommerce.store_url import normalize_store_url
+from connectors.woocommerce.webhooks_api import ensure_webhooks, verify_keys
 from referral_plugin import migrations
 from referral_plugin.app import (
     AppServices,
@@ -35,6 +38,7 @@ from referral_plugin.app import (
 from referral_plugin.cli_rewards import add_reward_parsers
 from referral_plugin.cli_worker import add_worker_parsers
 from referral_plugin.domain.events import Platform
+from referral_plugin.domain.store import StoreClientError
 from referral_plugin.errors import NotFound, ValidationError
 from referral_plugin.models import Shop
 from referral_plugin.services import shops
@@ -134,6 +138,12 @@ def add_shop_parsers(commands: Any) -> None:
     woocommerce.add_argument("--secret", required=True, help="REST API consumer secret (cs_...)")
     woocommerce.add_argument("--currency", default="USD", help="ISO 4217 code (default USD)")
     woocommerce.add_argument("--name")
+    woocommerce.add_argument(
+        "--skip-verify", action="store_true", help="save the keys without calling the store"
+    )
+    woocommerce.add_argument(
+        "--skip-webhooks", action="store_true", help="do not create the store's webhooks"
+    )
     woocommerce.set_defaults(handler=add_woocommerce_command)
 
     listing = shop.add_parser("list", help="list the connected shops")
@@ -238,8 +248,53 @@ def add_woocommerce_command(args: argparse.Namespace, settings: Settings) -> int
         raise CommandError(
             "--secret must be a WooCommerce REST API consumer secret starting with cs_"
         )
-    credentials = {"consumer_key": args.key.strip(), "consumer_secret": args.secret.strip()}
-    return save_shop(settings, Platform.WOOCOMMERCE, url, args, credentials)
+    key, secret = args.key.strip(), args.secret.strip()
+    rest = WooCommerceRestClient(url, key, secret)
+    if args.skip_verify:
+        print("Keys NOT verified (--skip-verify): the store was not called.")
+    else:
+        call_store(lambda: verify_keys(rest))
+    webhook_secret = existing_credentials(settings, url).get("webhook_secret")
+    new_secret = webhook_secret is None
+    webhook_secret = webhook_secret or secrets.token_urlsafe(32)
+    credentials = {"consumer_key": key, "consumer_secret": secret, "webhook_secret": webhook_secret}
+    status = save_shop(settings, Platform.WOOCOMMERCE, url, args, credentials)
+    if args.skip_webhooks:
+        print("Webhooks NOT created (--skip-webhooks): run the command again without it.")
+        return status
+    delivery_url = settings.public_base_url.rstrip("/") + "/webhooks/woocommerce"
+    ids = call_store(
+        lambda: ensure_webhooks(rest, delivery_url, webhook_secret, force_secret=new_secret),
+        after="; the shop is saved: run the command again to create its webhooks",
+    )
+    print(f"Webhooks {', '.join(map(str, ids))} deliver to {delivery_url}.")
+    if not delivery_url.startswith("https://"):
+        print("warning: WooCommerce delivers only to public addresses: set PUBLIC_BASE_URL.")
+    return status
+
+
+def call_store(call: Callable[[], Any], after: str = "") -> Any:
+    """Run a store call; a failure becomes a one-line CommandError saying what to do."""
+    try:
+        return call()
+    except StoreClientError as error:
+        hint = ""
+        if error.status in (401, 403):
+            hint = "; check --key and --secret (read_write keys of a store manager)"
+        raise CommandError(f"{error}{hint}{after}") from error
+
+
+def existing_credentials(settings: Settings, url: str) -> dict[str, str]:
+    """The saved credentials of the WooCommerce store at `url` ({} when it is new)."""
+    services = open_services(settings)
+    try:
+        with services.sessions.begin() as session:
+            shop = shops.find_shop(session, Platform.WOOCOMMERCE, url)
+            return shops.shop_credentials(shop, services.box) if shop is not None else {}
+    except ValueError as exc:
+        raise CommandError("the saved keys cannot be decrypted: check ENCRYPTION_KEY") from exc
+    finally:
+        services.engine.dispose()
 
 
 def save_shop(

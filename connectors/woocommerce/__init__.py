@@ -1,5 +1,5 @@
-"""WooCommerce: webhook identify/verify/translate (and, later, the wc-auth key flow and the
-REST v3 StoreClient)."""
+"""WooCommerce: webhook identify/verify/translate, the REST v3 StoreClient (`store_client`),
+webhook subscriptions and the key check (`webhooks_api`); later, the wc-auth key flow."""
 
 from .connector import WooCommerceConnector
 

@@ -157,6 +157,7 @@ def test_add_woocommerce_saves_the_store(
     status, out, _ = run(
         capsys, environ, "shop", "add-woocommerce", "--url", f"https://{host.upper()}/",
         "--key", "ck_123", "--secret", "cs_456", "--currency", "GBP",
+        "--skip-verify", "--skip-webhooks",  # offline: the store is faked in test_woocommerce_*
     )  # fmt: skip
 
     assert status == 0

@@ -1,0 +1,212 @@
+"""WooCommerceStoreClient: the StoreClient seam on WooCommerce REST v3 (coupons and orders).
+
+Idempotency: reward codes are ours (derived from the reward id), so a create whose answer was
+lost is repeated and answered `woocommerce_rest_coupon_code_already_exists`; the coupon is then
+looked up by code and accepted when it grants the same thing. Friend codes go in batches of at
+most 100 (WooCommerce answers 413 above that); per-item errors come back inside a 200.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from referral_plugin.domain.programs import RewardSpec
+from referral_plugin.domain.store import (
+    IssuedReward,
+    RewardCodeRequest,
+    StoreClientError,
+    StoreOrder,
+    StoreUnavailable,
+)
+from referral_plugin.settings import Settings
+
+from ..payload import timestamp
+from .coupons import friend_coupon, reward_coupon, same_grant, store_code
+from .orders import IGNORED_STATUSES
+from .rest_client import WooCommerceRestClient
+
+logger = logging.getLogger(__name__)
+
+ALREADY_EXISTS = "woocommerce_rest_coupon_code_already_exists"
+BATCH_LIMIT = 100  # items per batch request, across create/update/delete
+PAGE_SIZE = 100  # the REST API's largest per_page
+RECONCILED_TOPIC = "order.updated"
+
+# program id -> the program's friend offer (None: the program has none)
+FriendOffers = Callable[[int], RewardSpec | None]
+
+
+class WooCommerceStoreClient:
+    """One WooCommerce store. Every method raises StoreClientError / StoreUnavailable."""
+
+    def __init__(
+        self,
+        rest: WooCommerceRestClient,
+        *,
+        friend_offers: FriendOffers | None = None,
+        page_size: int = PAGE_SIZE,
+    ) -> None:
+        self.rest = rest
+        self.store_url = rest.store_url
+        self._friend_offers = friend_offers
+        self._page_size = page_size
+
+    def issue_reward(self, request: RewardCodeRequest) -> IssuedReward:
+        """Create the reward's coupon. Returns our code (WooCommerce matches it in any case)
+        and the coupon id. Idempotent on `request.code`: an existing coupon with the same
+        grant is accepted; one with another grant raises StoreClientError(code="code_taken")."""
+        wanted = reward_coupon(request)
+        try:
+            created = self.rest.post("coupons", wanted).payload
+        except StoreClientError as error:
+            if error.code != ALREADY_EXISTS:
+                raise
+            created = self._existing_coupon(wanted)
+        return IssuedReward(code=request.code, store_ref=str(created["id"]))
+
+    def _existing_coupon(self, wanted: Mapping[str, Any]) -> Mapping[str, Any]:
+        found = self.find_coupon(str(wanted["code"]))
+        if found is None:  # reported as existing, yet the lookup misses it (cache lag, draft)
+            raise StoreClientError(
+                f"coupon {wanted['code']} exists but GET /coupons?code= does not return it; if "
+                "it stays so, publish or delete that coupon in WooCommerce",
+                retryable=True,
+                code=ALREADY_EXISTS,
+            )
+        if not same_grant(found, wanted):
+            raise StoreClientError(
+                f"coupon {wanted['code']} already exists with another discount",
+                retryable=False,
+                status=400,
+                code="code_taken",
+            )
+        return found
+
+    def find_coupon(self, code: str) -> Mapping[str, Any] | None:
+        """The coupon with this code (ignoring case), or None."""
+        wanted = store_code(code)
+        found = self.rest.get("coupons", {"code": wanted}).payload or []
+        for coupon in found:
+            if isinstance(coupon, Mapping) and store_code(str(coupon.get("code"))) == wanted:
+                return coupon
+        return None
+
+    def revoke_reward(self, store_ref: str, code: str | None) -> None:
+        """Delete the coupon for good (`force=true`: no trash, the code is freed). Idempotent:
+        WooCommerce's 404 for an unknown coupon id counts as revoked."""
+        try:
+            self.rest.delete(f"coupons/{int(store_ref)}", {"force": "true"})
+        except StoreClientError as error:
+            if error.status == 404 and (error.code or "").startswith("woocommerce_rest_"):
+                return  # already gone (rest_no_route or an HTML 404 still raises)
+            raise
+        except ValueError as exc:
+            raise StoreClientError(
+                f"{store_ref!r} is not a WooCommerce coupon id", retryable=False, code="bad_ref"
+            ) from exc
+
+    def add_friend_codes(self, program_id: int, codes: Sequence[str]) -> None:
+        """Create a coupon per code with the program's friend offer, in batches of at most
+        100. Idempotent: a code that already exists counts as added. Raises StoreClientError
+        for any other per-item error (the first one, naming the code)."""
+        offer = self._friend_offers(program_id) if self._friend_offers else None
+        if offer is None:
+            raise StoreClientError(
+                f"program {program_id} has no friend offer this WooCommerce client knows",
+                retryable=False,
+                code="friend_offer_unknown",
+            )
+        unique = list(dict.fromkeys(store_code(code) for code in codes if code.strip()))
+        for start in range(0, len(unique), BATCH_LIMIT):
+            chunk = unique[start : start + BATCH_LIMIT]
+            body = {"create": [friend_coupon(code, offer) for code in chunk]}
+            answer = self.rest.post("coupons/batch", body).payload or {}
+            _check_batch_items(chunk, answer.get("create") or [])
+
+    def orders_updated_since(self, since: datetime) -> Iterator[StoreOrder]:
+        """Orders modified at or after `since` (GMT), oldest first, 100 per page, following
+        `X-WP-TotalPages`; `checkout-draft` and other draft orders are skipped. Each order is
+        what an `order.updated` webhook would carry (same JSON, same X-WC headers)."""
+        # `modified_after` is exclusive and to the second: ask from one second earlier.
+        floor = since.astimezone(UTC).replace(microsecond=0)
+        after = (floor - timedelta(seconds=1)).replace(tzinfo=None).isoformat()
+        page, pages = 1, 1
+        while page <= pages:
+            answer = self.rest.get("orders", _orders_query(after, page, self._page_size))
+            pages = answer.total_pages
+            for order in answer.payload or []:
+                stored = self._store_order(order)
+                if stored is not None and stored.updated_at >= floor:
+                    yield stored
+            page += 1
+
+    def _store_order(self, order: Any) -> StoreOrder | None:
+        if not isinstance(order, Mapping) or order.get("status") in IGNORED_STATUSES:
+            return None
+        updated = timestamp(order.get("date_modified_gmt"), "date_modified_gmt")
+        if updated is None:
+            return None
+        return StoreOrder(
+            order_id=str(order["id"]),
+            topic=RECONCILED_TOPIC,
+            body=json.dumps(order, ensure_ascii=False, separators=(",", ":")).encode(),
+            updated_at=updated,
+            headers={
+                "X-WC-Webhook-Source": self.store_url + "/",
+                "X-WC-Webhook-Topic": RECONCILED_TOPIC,
+                "X-WC-Webhook-Resource": "order",
+                "X-WC-Webhook-Event": "updated",
+            },
+        )
+
+
+def _orders_query(after: str, page: int, per_page: int) -> dict[str, str | int]:
+    # dates_are_gmt: without it `modified_after` is compared in the site's timezone.
+    return {
+        "modified_after": after,
+        "dates_are_gmt": "true",
+        "per_page": per_page,
+        "page": page,
+        "orderby": "modified",
+        "order": "asc",
+    }
+
+
+def _check_batch_items(codes: Sequence[str], results: Sequence[Any]) -> None:
+    """Per-item answers, in request order: a coupon, or `{"id": 0, "error": {...}}`."""
+    if len(results) != len(codes):
+        raise StoreClientError(
+            f"the batch answer lists {len(results)} items for {len(codes)} codes",
+            retryable=True,
+            code="batch_mismatch",
+        )
+    for code, result in zip(codes, results, strict=True):
+        error = result.get("error") if isinstance(result, Mapping) else None
+        if not error:
+            continue
+        error_code = str(error.get("code") or "")
+        if error_code == ALREADY_EXISTS:
+            continue
+        status = (error.get("data") or {}).get("status")
+        raise StoreClientError(
+            f"friend code {code}: {error_code or 'error'}: {error.get('message', '')}",
+            retryable=isinstance(status, int) and (status == 429 or status >= 500),
+            status=status if isinstance(status, int) else None,
+            code=error_code or None,
+        )
+
+
+def make_woocommerce_store_client(
+    store_url: str, credentials: dict[str, str], settings: Settings
+) -> WooCommerceStoreClient:
+    """The registry's factory: a client for `store_url` with the shop's decrypted keys.
+    Raises StoreUnavailable when the keys are missing."""
+    key = credentials.get("consumer_key", "")
+    secret = credentials.get("consumer_secret", "")
+    if not key or not secret:
+        raise StoreUnavailable("the store has no WooCommerce API keys: reconnect the store")
+    return WooCommerceStoreClient(WooCommerceRestClient(store_url, key, secret))

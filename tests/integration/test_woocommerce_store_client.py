@@ -1,0 +1,419 @@
+"""WooCommerceStoreClient against FakeWooCommerce (a local server following the REST v3
+contract), and a real-store smoke test when WOO_E2E_URL / WOO_E2E_KEY / WOO_E2E_SECRET are set."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from connectors.registry import STORE_CLIENT_FACTORIES
+from connectors.woocommerce.connector import WooCommerceConnector
+from connectors.woocommerce.rest_client import WooCommerceRestClient, retry_after_seconds
+from connectors.woocommerce.store_client import WooCommerceStoreClient
+from connectors.woocommerce.webhooks_api import verify_keys
+from referral_plugin.domain.events import OrderEventKind, Platform
+from referral_plugin.domain.programs import RewardKind, RewardSpec
+from referral_plugin.domain.store import RewardCodeRequest, StoreClientError, StoreUnavailable
+from referral_plugin.settings import Settings
+from tests.woocommerce_fake import FakeWooCommerce
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+FRIEND_OFFER = RewardSpec(kind=RewardKind.PERCENT_DISCOUNT, percent=Decimal("15"))
+
+
+@pytest.fixture
+def store() -> Iterator[FakeWooCommerce]:
+    with FakeWooCommerce() as fake:
+        yield fake
+
+
+@pytest.fixture
+def sleeps() -> list[float]:
+    return []
+
+
+def rest_for(store: FakeWooCommerce, sleeps: list[float], **options: Any) -> WooCommerceRestClient:
+    return WooCommerceRestClient(
+        store.url, store.consumer_key, store.consumer_secret, sleep=sleeps.append, **options
+    )
+
+
+@pytest.fixture
+def client(store: FakeWooCommerce, sleeps: list[float]) -> WooCommerceStoreClient:
+    offers = {7: FRIEND_OFFER}
+    return WooCommerceStoreClient(rest_for(store, sleeps), friend_offers=offers.get)
+
+
+def reward(kind: RewardKind = RewardKind.FIXED_DISCOUNT, **changes: Any) -> RewardCodeRequest:
+    fields: dict[str, Any] = {
+        "reward_id": 41,
+        "code": "RW-7Q2K-9XPA-MN4D",
+        "kind": kind,
+        "title": "Thanks for referring Bea",
+        "currency": "USD",
+        "amount": Decimal("10.00"),
+        "email": "anna@example.com",
+        "starts_at": NOW,
+        "expires_at": NOW + timedelta(days=90),
+        "minimum_subtotal": Decimal("25"),
+    }
+    fields.update(changes)
+    return RewardCodeRequest(**fields)
+
+
+# --- rewards ----------------------------------------------------------------------------------
+
+
+def test_a_reward_becomes_one_single_use_coupon_bound_to_the_advocate(
+    client: WooCommerceStoreClient, store: FakeWooCommerce
+) -> None:
+    issued = client.issue_reward(reward())
+
+    coupon = store.coupon_by_code("RW-7Q2K-9XPA-MN4D")
+    assert coupon is not None
+    assert issued.code == "RW-7Q2K-9XPA-MN4D"
+    assert issued.store_ref == str(coupon["id"])
+    assert coupon["code"] == "rw-7q2k-9xpa-mn4d"  # WooCommerce lower-cases codes
+    assert (coupon["discount_type"], coupon["amount"]) == ("fixed_cart", "10.00")
+    assert coupon["email_restrictions"] == ["anna@example.com"]
+    assert (coupon["usage_limit"], coupon["usage_limit_per_user"]) == (1, 1)
+    assert coupon["individual_use"] is True
+    assert coupon["minimum_amount"] == "25.00"
+    # the exact UTC instant, whatever the site's timezone (the fake's is UTC-3)
+    assert coupon["date_expires_gmt"] == "2027-02-18T12:00:00"
+
+
+@pytest.mark.parametrize(
+    ("label", "kind", "changes", "expected"),
+    [
+        ("percent", RewardKind.PERCENT_DISCOUNT, {"percent": Decimal("15")},
+         {"discount_type": "percent", "amount": "15.00", "free_shipping": False}),
+        ("free shipping", RewardKind.FREE_SHIPPING, {"amount": None},
+         {"discount_type": "fixed_cart", "amount": "0.00", "free_shipping": True}),
+        ("free product", RewardKind.FREE_PRODUCT, {"product_id": "93"},
+         {"discount_type": "percent", "amount": "100.00", "product_ids": [93],
+          "limit_usage_to_x_items": 1}),
+    ],
+)  # fmt: skip
+def test_reward_kinds_map_to_core_coupon_fields(
+    label: str,
+    kind: RewardKind,
+    changes: dict[str, Any],
+    expected: dict[str, Any],
+    client: WooCommerceStoreClient,
+    store: FakeWooCommerce,
+) -> None:
+    client.issue_reward(reward(kind, **changes))
+
+    coupon = store.coupon_by_code("rw-7q2k-9xpa-mn4d")
+    assert coupon is not None
+    assert {name: coupon[name] for name in expected} == expected
+
+
+@pytest.mark.parametrize("kind", [RewardKind.STORE_CREDIT, RewardKind.VIP])
+def test_kinds_without_a_core_equivalent_are_refused_without_a_call(
+    kind: RewardKind, client: WooCommerceStoreClient, store: FakeWooCommerce
+) -> None:
+    with pytest.raises(StoreClientError) as raised:
+        client.issue_reward(reward(kind, tag="vip"))
+
+    assert (raised.value.retryable, raised.value.code) == (False, "unsupported_reward_kind")
+    assert store.seen == []
+
+
+def test_a_lost_create_response_is_retried_and_the_existing_coupon_accepted(
+    client: WooCommerceStoreClient, store: FakeWooCommerce, sleeps: list[float]
+) -> None:
+    client.rest = rest_for(store, sleeps, timeout=(2.0, 0.3))
+    store.stall_next(1.0, method="POST", path="coupons")  # created, answer too late
+
+    issued = client.issue_reward(reward())
+
+    assert len(store.coupons) == 1
+    assert issued.store_ref == str(store.coupon_by_code("rw-7q2k-9xpa-mn4d")["id"])
+    assert len(store.calls("POST", "coupons")) == 2  # the retry met "already exists"
+    assert store.calls("GET", "coupons") == [{"code": "rw-7q2k-9xpa-mn4d"}]
+    assert sleeps == [1.0]
+
+
+def test_issuing_again_matches_the_lower_case_code(
+    client: WooCommerceStoreClient, store: FakeWooCommerce
+) -> None:
+    first = client.issue_reward(reward())
+    again = client.issue_reward(reward(code="rw-7q2k-9xpa-mn4d"))
+
+    assert again.store_ref == first.store_ref
+    assert len(store.coupons) == 1
+
+
+def test_a_code_taken_by_another_discount_is_a_terminal_error(
+    client: WooCommerceStoreClient,
+) -> None:
+    client.issue_reward(reward())
+
+    with pytest.raises(StoreClientError) as raised:
+        client.issue_reward(reward(amount=Decimal("20")))
+
+    assert (raised.value.retryable, raised.value.code) == (False, "code_taken")
+
+
+# --- errors and retries -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("label", "status", "retry_after", "expected_sleeps"),
+    [
+        ("throttled with Retry-After", 429, "3", [3.0]),
+        ("server error, exponential backoff", 500, None, [1.0, 2.0]),
+    ],
+)
+def test_retryable_answers_back_off_then_succeed(
+    label: str,
+    status: int,
+    retry_after: str | None,
+    expected_sleeps: list[float],
+    client: WooCommerceStoreClient,
+    store: FakeWooCommerce,
+    sleeps: list[float],
+) -> None:
+    store.fail_next(status, times=len(expected_sleeps), retry_after=retry_after)
+
+    client.issue_reward(reward())
+
+    assert sleeps == expected_sleeps
+    assert len(store.coupons) == 1
+
+
+def test_retries_are_bounded_and_the_last_error_is_retryable(
+    client: WooCommerceStoreClient, store: FakeWooCommerce, sleeps: list[float]
+) -> None:
+    store.fail_next(503, times=5)
+
+    with pytest.raises(StoreClientError) as raised:
+        client.issue_reward(reward())
+
+    assert (raised.value.retryable, raised.value.status) == (True, 503)
+    assert len(store.calls("POST", "coupons")) == 3
+
+
+def test_a_long_retry_after_is_left_to_the_worker(
+    client: WooCommerceStoreClient, store: FakeWooCommerce, sleeps: list[float]
+) -> None:
+    store.fail_next(429, retry_after="120")
+
+    with pytest.raises(StoreClientError) as raised:
+        client.issue_reward(reward())
+
+    assert (raised.value.retryable, raised.value.retry_after) == (True, 120.0)
+    assert sleeps == []
+
+
+def test_retry_after_may_be_an_http_date() -> None:
+    assert retry_after_seconds("Fri, 20 Nov 2026 12:00:30 GMT", now=NOW) == 30.0
+    assert retry_after_seconds("soon") is None
+
+
+def test_an_unreachable_store_is_retryable(sleeps: list[float]) -> None:
+    with FakeWooCommerce() as gone:
+        url = gone.url
+    rest = WooCommerceRestClient(url, "ck_x", "cs_x", sleep=sleeps.append)
+
+    with pytest.raises(StoreClientError) as raised:
+        rest.get("webhooks")
+
+    assert (raised.value.retryable, raised.value.code) == (True, "CONNECTION")
+    assert "ck_x" not in str(raised.value)
+
+
+def test_wrong_keys_make_the_store_unavailable(store: FakeWooCommerce, sleeps: list[float]) -> None:
+    rest = WooCommerceRestClient(store.url, store.consumer_key, "cs_wrong", sleep=sleeps.append)
+
+    with pytest.raises(StoreUnavailable) as raised:
+        WooCommerceStoreClient(rest).issue_reward(reward())
+
+    assert "WooCommerce rejected the API keys: reconnect the store" in str(raised.value)
+    assert raised.value.status == 401
+    assert sleeps == []
+
+
+def test_other_client_errors_carry_woocommerce_error_code(
+    client: WooCommerceStoreClient, store: FakeWooCommerce
+) -> None:
+    store.fail_next(400, code="woocommerce_rest_invalid_product_id")
+
+    with pytest.raises(StoreClientError) as raised:
+        client.issue_reward(reward(RewardKind.FREE_PRODUCT, product_id="93"))
+
+    assert raised.value.retryable is False
+    assert (raised.value.status, raised.value.code) == (400, "woocommerce_rest_invalid_product_id")
+
+
+# --- revoke -----------------------------------------------------------------------------------
+
+
+def test_revoke_deletes_for_good_and_a_missing_coupon_counts_as_revoked(
+    client: WooCommerceStoreClient, store: FakeWooCommerce
+) -> None:
+    issued = client.issue_reward(reward())
+
+    client.revoke_reward(issued.store_ref, issued.code)
+    client.revoke_reward(issued.store_ref, issued.code)
+
+    assert store.coupons == {}
+    assert store.calls("DELETE", f"coupons/{issued.store_ref}") == [{"force": "true"}] * 2
+
+
+def test_a_missing_rest_route_is_not_mistaken_for_a_revoked_coupon(
+    client: WooCommerceStoreClient, store: FakeWooCommerce
+) -> None:
+    store.fail_next(404, code="rest_no_route")
+
+    with pytest.raises(StoreClientError):
+        client.revoke_reward("703", None)
+
+
+# --- friend codes -----------------------------------------------------------------------------
+
+
+def test_250_friend_codes_go_in_three_batches_and_duplicates_count_as_added(
+    client: WooCommerceStoreClient, store: FakeWooCommerce
+) -> None:
+    codes = [f"ANNA-{index:04d}" for index in range(250)]
+    client.add_friend_codes(7, codes[:1])  # already there before the batch
+
+    client.add_friend_codes(7, codes)
+
+    batches = store.calls("POST", "coupons/batch")
+    assert len(batches) == 4  # 1 + (100, 100, 50)
+    assert len(store.coupons) == 250
+    coupon = store.coupon_by_code("anna-0249")
+    assert coupon is not None
+    assert (coupon["discount_type"], coupon["amount"]) == ("percent", "15.00")
+    assert coupon["usage_limit_per_user"] == 1
+
+
+def test_another_per_item_error_in_a_batch_raises_naming_the_code(
+    client: WooCommerceStoreClient, store: FakeWooCommerce
+) -> None:
+    store.refuse_code("anna-0002", "woocommerce_rest_invalid_coupon", "Coupon is not valid.")
+
+    with pytest.raises(StoreClientError) as raised:
+        client.add_friend_codes(7, ["ANNA-0001", "ANNA-0002", "ANNA-0003"])
+
+    assert raised.value.retryable is False
+    assert raised.value.code == "woocommerce_rest_invalid_coupon"
+    assert "anna-0002" in str(raised.value)
+
+
+def test_a_batch_over_100_items_is_refused_by_the_store(
+    store: FakeWooCommerce, sleeps: list[float]
+) -> None:
+    rest = rest_for(store, sleeps)
+    create = [{"code": f"x-{index}"} for index in range(101)]
+
+    with pytest.raises(StoreClientError) as raised:
+        rest.post("coupons/batch", {"create": create})
+
+    assert (raised.value.status, raised.value.code) == (
+        413,
+        "woocommerce_rest_request_entity_too_large",
+    )
+
+
+def test_friend_codes_need_the_programs_offer(client: WooCommerceStoreClient) -> None:
+    with pytest.raises(StoreClientError) as raised:
+        client.add_friend_codes(99, ["ANNA-0001"])
+
+    assert (raised.value.retryable, raised.value.code) == (False, "friend_offer_unknown")
+
+
+# --- reconciliation reads -----------------------------------------------------------------------
+
+
+def test_orders_updated_since_follows_the_pages_and_translates_like_webhooks(
+    store: FakeWooCommerce, sleeps: list[float]
+) -> None:
+    since = datetime.now(tz=UTC) - timedelta(hours=2)
+    # 2 hours before `since` in UTC, but "after" it on the site's clock (UTC-3 vs UTC):
+    store.add_order(modified=since - timedelta(hours=2), status="completed")
+    refunded = store.add_order(
+        modified=since + timedelta(minutes=1), coupon_codes=("ANNA-7Q2K-9XPA",), refunds=("10.00",)
+    )
+    store.add_order(modified=since + timedelta(minutes=2), status="checkout-draft")
+    for minute in range(3, 253):
+        store.add_order(modified=since + timedelta(minutes=minute))
+    client = WooCommerceStoreClient(rest_for(store, sleeps), page_size=100)
+
+    orders = list(client.orders_updated_since(since))
+
+    assert len(orders) == 251  # 252 in the window, minus the checkout draft
+    assert [query["page"] for query in store.calls("GET", "orders")] == ["1", "2", "3"]
+    assert orders[0].order_id == str(refunded["id"])
+    assert orders == sorted(orders, key=lambda order: order.updated_at)
+    first = orders[0]
+    assert first.topic == "order.updated"
+    assert first.updated_at == (since + timedelta(minutes=1)).replace(microsecond=0)
+    connector = WooCommerceConnector()
+    meta = connector.identify(first.headers)
+    assert meta is not None
+    assert (meta.shop, meta.topic) == (store.url, "order.updated")
+    (event,) = connector.translate(meta, json.loads(first.body))
+    assert event.kind is OrderEventKind.REFUNDED
+    assert event.discount_codes == ("ANNA7Q2K9XPA",)
+    assert [refund.amount for refund in event.refunds] == [Decimal("10.00")]
+
+
+# --- registry ---------------------------------------------------------------------------------
+
+
+def test_the_registry_builds_a_woocommerce_client(store: FakeWooCommerce) -> None:
+    factory = STORE_CLIENT_FACTORIES[Platform.WOOCOMMERCE]
+    settings = Settings(database_url="sqlite://", secret_key="s", encryption_key="k")
+    credentials = {"consumer_key": store.consumer_key, "consumer_secret": store.consumer_secret}
+
+    client = factory(store.url, credentials, settings)
+
+    assert isinstance(client, WooCommerceStoreClient)
+    with pytest.raises(StoreUnavailable):
+        factory(store.url, {"webhook_secret": "x"}, settings)
+
+
+# --- a real store (opt-in) ----------------------------------------------------------------------
+
+E2E = ("WOO_E2E_URL", "WOO_E2E_KEY", "WOO_E2E_SECRET")
+
+
+@pytest.mark.skipif(
+    not all(os.environ.get(name) for name in E2E),
+    reason="real-store smoke test: set WOO_E2E_URL, WOO_E2E_KEY and WOO_E2E_SECRET (read_write "
+    "keys of a test store) to run it; see README, WooCommerce",
+)
+def test_real_store_smoke_verify_keys_then_create_and_delete_a_coupon() -> None:
+    rest = WooCommerceRestClient(
+        os.environ["WOO_E2E_URL"].rstrip("/"),
+        os.environ["WOO_E2E_KEY"],
+        os.environ["WOO_E2E_SECRET"],
+    )
+    verify_keys(rest)
+    client = WooCommerceStoreClient(rest)
+    code = f"RP-E2E-{uuid.uuid4().hex[:8].upper()}"
+    request = reward(code=code, expires_at=datetime.now(tz=UTC) + timedelta(days=1))
+
+    issued = client.issue_reward(request)
+    try:
+        assert client.issue_reward(request).store_ref == issued.store_ref  # idempotent
+        found = client.find_coupon(code)
+        assert found is not None
+        assert found["code"] == code.lower()
+        assert found["email_restrictions"] == ["anna@example.com"]
+    finally:
+        client.revoke_reward(issued.store_ref, issued.code)
+    assert client.find_coupon(code) is None
+    client.revoke_reward(issued.store_ref, issued.code)  # already gone counts as revoked
