@@ -1,9 +1,13 @@
-"""The inbox drain: claim a batch, process each delivery in its own transaction, repeat.
+"""The inbox drain: claim a batch, process it in chunks of deliveries, repeat.
 
 Transactions: one to claim a batch (committed at once, so the lease is visible to other
-workers), then one per delivery. A delivery whose transaction is lost (connection dropped,
-database restarting) has its failure recorded in a fresh transaction. Between deliveries the
-stop flag is checked; on stop the rest of the batch is released for the next worker.
+workers), then one per chunk of COMMIT_EVERY deliveries, each delivery's effects in its own
+savepoint: a delivery that fails rolls back only its savepoint and is recorded as failed; its
+done mark commits with its effects, so nothing is done twice. When a chunk's transaction is
+lost (connection dropped, database restarting), nothing of it committed and the rest of the
+batch goes one delivery per transaction, a lost one having its failure recorded in a fresh
+transaction. Between deliveries the stop flag is checked; on stop the chunk so far commits and
+the rest of the batch is released for the next worker.
 """
 
 from __future__ import annotations
@@ -18,12 +22,15 @@ from referral_plugin.app import AppServices
 from referral_plugin.domain.events import Platform
 from referral_plugin.models import DeliveryStatus
 from referral_plugin.services.deliveries import (
+    Backoff,
     DeliveryResult,
     DeliveryTranslator,
     claim_deliveries,
     describe_error,
     exponential_backoff,
+    lock_deliveries,
     process_delivery,
+    process_locked,
     record_delivery_failure,
     release_deliveries,
 )
@@ -31,6 +38,10 @@ from referral_plugin.services.deliveries import (
 logger = logging.getLogger(__name__)
 
 MAX_DRAIN_SECONDS = 60  # one run's bound; the next run carries on with the backlog
+# Deliveries per transaction on PostgreSQL: each commit (a WAL flush) is shared by this many,
+# while row and order locks are held only for one chunk's time. SQLite commits each delivery:
+# its commit is cheap (WAL, synchronous=NORMAL) and its one write lock is shared with the edge.
+COMMIT_EVERY = 10
 
 
 def drain_inbox(
@@ -72,6 +83,77 @@ def process_batch(
     clock: Callable[[], datetime],
     connectors: Mapping[Platform, DeliveryTranslator],
 ) -> int:
+    """Process claimed deliveries in chunks, one transaction each; on stop, release the rest.
+
+    When a chunk's transaction is lost (nothing of it committed), the rest of the batch is
+    processed one transaction per delivery (`process_singly`), which records failures afresh.
+    """
+    handled = 0
+    size = 1 if services.engine.dialect.name == "sqlite" else COMMIT_EVERY
+    while handled < len(ids):
+        if stop.is_set():
+            release(services, ids[handled:], worker=worker)
+            return handled
+        chunk = ids[handled : handled + size]
+        try:
+            handled += process_chunk(
+                services, chunk, worker=worker, stop=stop, clock=clock, connectors=connectors
+            )
+        except Exception:
+            logger.warning("batch transaction lost: going one delivery at a time", exc_info=True)
+            rest = ids[handled:]
+            return handled + process_singly(
+                services, rest, worker=worker, stop=stop, clock=clock, connectors=connectors
+            )
+    return handled
+
+
+def process_chunk(
+    services: AppServices,
+    chunk: Sequence[int],
+    *,
+    worker: str,
+    stop: threading.Event,
+    clock: Callable[[], datetime],
+    connectors: Mapping[Platform, DeliveryTranslator],
+) -> int:
+    """Deliveries in one transaction, each one's effects in its own savepoint (a failure rolls
+    back only its own and is recorded on its row); stops early when `stop` is set. Results are
+    logged once committed. Returns how many were processed."""
+    settings = services.settings
+    backoff = _backoff(services)
+    results: list[DeliveryResult] = []
+    with services.sessions.begin() as session:
+        locked = lock_deliveries(session, chunk)
+        for delivery_id in chunk:
+            if results and stop.is_set():
+                break
+            result = process_locked(
+                session,
+                delivery_id,
+                locked.get(delivery_id),
+                worker=worker,
+                connectors=connectors,
+                now=clock(),
+                code_key=services.code_key,
+                max_attempts=settings.inbox_max_attempts,
+                backoff=backoff,
+            )
+            results.append(result)
+    for result in results:
+        log_result(result)
+    return len(results)
+
+
+def process_singly(
+    services: AppServices,
+    ids: Sequence[int],
+    *,
+    worker: str,
+    stop: threading.Event,
+    clock: Callable[[], datetime],
+    connectors: Mapping[Platform, DeliveryTranslator],
+) -> int:
     """Process claimed deliveries one transaction each; on stop, release the rest. Raises
     when even a failure cannot be recorded (the database is gone): the rest is released if
     possible, and the failing delivery returns after its lease."""
@@ -97,9 +179,7 @@ def process_one(
 ) -> DeliveryResult:
     """One delivery in one transaction; a lost transaction's failure is recorded afresh."""
     settings = services.settings
-    backoff = exponential_backoff(
-        settings.inbox_backoff_base_seconds, settings.inbox_backoff_max_seconds
-    )
+    backoff = _backoff(services)
     try:
         with services.sessions.begin() as session:
             result = process_delivery(
@@ -128,6 +208,13 @@ def process_one(
             )
     log_result(result)
     return result
+
+
+def _backoff(services: AppServices) -> Backoff:
+    settings = services.settings
+    return exponential_backoff(
+        settings.inbox_backoff_base_seconds, settings.inbox_backoff_max_seconds
+    )
 
 
 def release(services: AppServices, ids: Sequence[int], *, worker: str) -> None:

@@ -4,7 +4,9 @@ is set), and a session rolled back after each test."""
 from __future__ import annotations
 
 import base64
+import ipaddress
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +19,37 @@ from referral_plugin.db import make_engine
 from referral_plugin.settings import Settings
 
 TEST_ENCRYPTION_KEY = base64.urlsafe_b64encode(b"k" * 32).decode()
+LOCAL_HOSTS = frozenset({"localhost", "localhost.localdomain"})
+
+
+class OutsideNetworkRefused(RuntimeError):
+    """A test tried to reach a host other than this machine (a real store, say)."""
+
+
+def _is_local(host: object) -> bool:
+    if not isinstance(host, str | bytes):
+        return True  # a Unix socket path or similar
+    name = host.decode() if isinstance(host, bytes) else host
+    if name in LOCAL_HOSTS:
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def _only_local_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests talk to local servers only (PostgreSQL, SMTP, the fake stores on 127.0.0.1):
+    resolving any other host fails at once instead of hanging on this offline machine."""
+    real_getaddrinfo = socket.getaddrinfo
+
+    def local_getaddrinfo(host, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if not _is_local(host):
+            raise OutsideNetworkRefused(f"tests may not reach {host!r}")
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", local_getaddrinfo)
 
 
 def _postgres_url() -> str | None:

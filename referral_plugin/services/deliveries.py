@@ -110,7 +110,40 @@ def process_delivery(
     Raises only when the connection itself is lost (the caller records the failure afresh).
     Idempotent: the handlers are, and a done delivery is skipped.
     """
-    delivery = _locked(session, delivery_id)
+    return process_locked(
+        session,
+        delivery_id,
+        _locked(session, delivery_id),
+        worker=worker,
+        connectors=connectors,
+        now=now,
+        code_key=code_key,
+        max_attempts=max_attempts,
+        backoff=backoff,
+    )
+
+
+def lock_deliveries(session: Session, ids: Sequence[int]) -> dict[int, WebhookDelivery]:
+    """Lock and load the deliveries `ids` in one statement (a batch's rows), by id."""
+    query = select(WebhookDelivery).where(WebhookDelivery.id.in_(list(ids)))
+    query = query.order_by(WebhookDelivery.id).with_for_update()
+    rows = session.scalars(query.execution_options(populate_existing=True))
+    return {row.id: row for row in rows}
+
+
+def process_locked(
+    session: Session,
+    delivery_id: int,
+    delivery: WebhookDelivery | None,
+    *,
+    worker: str,
+    connectors: Mapping[Platform, DeliveryTranslator],
+    now: datetime,
+    code_key: bytes,
+    max_attempts: int,
+    backoff: Backoff,
+) -> DeliveryResult:
+    """`process_delivery` for a delivery already locked in this transaction (None: gone)."""
     if delivery is None or not _is_ours(delivery, worker):
         return _result(delivery_id, delivery, processed=False)
     if delivery.attempts > max_attempts:  # claimed again and again, never finished: give up
@@ -204,7 +237,7 @@ def _apply(
 ) -> tuple[Event, ...]:
     events = _translate(delivery, connectors[delivery.platform])
     handlers = [handler_for(event) for event in events]  # refuse before any effect
-    shop = session.get(Shop, delivery.shop_id)
+    shop = _shop(session, delivery.shop_id)
     if shop is None:
         raise UnprocessableDelivery(f"shop {delivery.shop_id} does not exist")
     context = EventContext(shop_id=shop.id, shop_domain=shop.domain, now=now, code_key=code_key)
@@ -212,6 +245,15 @@ def _apply(
         handler(session, context, event)
     session.flush()
     return events
+
+
+def _shop(session: Session, shop_id: int) -> Shop | None:
+    """The delivery's shop, loaded once per session: `session.info` holds it for the batch's
+    other deliveries (the identity map alone holds objects only weakly)."""
+    shops = session.info.setdefault("delivery_shops", {})
+    if shop_id not in shops:
+        shops[shop_id] = session.get(Shop, shop_id)
+    return shops[shop_id]
 
 
 def _translate(delivery: WebhookDelivery, connector: DeliveryTranslator) -> tuple[Event, ...]:

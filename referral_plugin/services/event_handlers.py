@@ -32,9 +32,10 @@ Handler = Callable[[Session, EventContext, Any], None]
 
 
 def handle_order_event(session: Session, context: EventContext, event: OrderEvent) -> None:
-    """Record the order event (`orders.record_order_event`: idempotent, converging)."""
+    """Apply the order event (`orders.apply_order_event`: idempotent, converging; the outcome
+    is not read back, nothing here needs it)."""
     check_shop(context, event)
-    orders.record_order_event(
+    orders.apply_order_event(
         session, context.shop_id, event, now=context.now, code_key=context.code_key
     )
 

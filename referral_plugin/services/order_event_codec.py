@@ -1,14 +1,22 @@
-"""OrderEvent to and from the JSON text stored in order_events.payload (lossless round trip)."""
+"""The order-event log (`order_events`): an OrderEvent to and from its JSON payload (lossless
+round trip), appending an event once, reading an order's events, the per-order lock."""
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import BigInteger, Executable, bindparam, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
 from ..domain.clock import parse_timestamp
 from ..domain.events import FraudSignals, LineItem, OrderEvent, OrderEventKind, Platform, Refund
+from ..models import OrderEventRecord
 
 _DECIMAL_FIELDS = ("subtotal", "total", "discount_total")
 _TIME_FIELDS = ("occurred_at", "placed_at")
@@ -110,3 +118,51 @@ def _read_line_item(data: dict[str, Any]) -> LineItem:
         total=Decimal(data["total"]),
         collection_ids=tuple(data.get("collection_ids", ())),
     )
+
+
+ORDER_LOCK = select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger)))
+
+
+def lock_order(session: Session, shop_id: int, order_id: str) -> None:
+    """PostgreSQL: serialize one order's events until the transaction ends, so an event never
+    merges without another one of its order that a concurrent worker has not committed yet
+    (SQLite has a single writer already). A transaction-level advisory lock on a stable hash."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    digest = hashlib.blake2b(f"{shop_id}:{order_id}".encode(), digest_size=8).digest()
+    session.connection().execute(ORDER_LOCK, {"key": int.from_bytes(digest, "big", signed=True)})
+
+
+def log_order_event(session: Session, shop_id: int, event: OrderEvent, *, now: datetime) -> bool:
+    """Append the event unless its idempotency key is logged (then False): one Core
+    `INSERT ... ON CONFLICT DO NOTHING RETURNING id`, no savepoint. Never commits."""
+    values = {
+        "shop_id": shop_id,
+        "order_id": event.order_id,
+        "idempotency_key": event.idempotency_key,
+        "kind": event.kind,
+        "occurred_at": event.occurred_at,
+        "payload": order_event_to_json(event),
+        "recorded_at": now,
+    }
+    insert = _event_insert(session.get_bind().dialect.name)
+    return session.connection().execute(insert, values).first() is not None  # Core: no ORM
+
+
+@functools.cache
+def _event_insert(dialect: str) -> Executable:
+    """`INSERT ... ON CONFLICT DO NOTHING RETURNING id` on the table, built once per dialect."""
+    table = OrderEventRecord.__table__
+    module = postgresql if dialect == "postgresql" else sqlite
+    unique = ("shop_id", "order_id", "idempotency_key")
+    return module.insert(table).on_conflict_do_nothing(index_elements=unique).returning(table.c.id)
+
+
+def logged_order_events(session: Session, shop_id: int, order_id: str) -> list[OrderEvent]:
+    """Every logged event of one order, in no particular order (merging is order-free)."""
+    payloads = session.scalars(
+        select(OrderEventRecord.payload).where(
+            OrderEventRecord.shop_id == shop_id, OrderEventRecord.order_id == order_id
+        )
+    ).all()
+    return [order_event_from_json(payload) for payload in payloads]

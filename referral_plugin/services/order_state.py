@@ -34,6 +34,8 @@ def apply_order_state(
 ) -> None:
     """Bring the conversion, its referral and rewards in line with `state`. Idempotent."""
     _update_flags(conversion, state, now)
+    if conversion.program_id is None:  # never attributed: no referral, no rewards to load
+        return
     referral = session.scalars(
         select(Referral).where(
             Referral.shop_id == conversion.shop_id, Referral.conversion_id == conversion.id

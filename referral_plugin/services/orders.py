@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Executable, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ..domain import rules
@@ -19,14 +21,15 @@ from ..domain.lifecycle import ReferralStatus, RewardStatus
 from ..domain.orders import OrderState, merge_order_events
 from ..domain.program_codec import reward_spec_to_dict
 from ..domain.programs import Program
-from ..models import Conversion, OrderEventRecord, Referral, RevokeState, Reward
+from ..models import Conversion, Referral, RevokeState, Reward
 from . import reward_moves
 from .ledger import bump_successful_referrals
-from .order_event_codec import order_event_from_json, order_event_to_json
+from .order_event_codec import lock_order, log_order_event, logged_order_events
 from .order_state import apply_order_state
 from .snapshots import COUNTED_REFERRAL_STATUSES, load_snapshot, signal_hashes
 
 logger = logging.getLogger(__name__)
+UNIQUE_ORDER = ("shop_id", "order_id")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,22 +63,39 @@ class OrderOutcome:
 def record_order_event(
     session: Session, shop_id: int, event: OrderEvent, *, now: datetime, code_key: bytes
 ) -> OrderOutcome:
-    """Log `event`, decide the order the first time its data is known, apply its state.
+    """Apply `event` (`apply_order_event`), then read where the order stands.
 
     Idempotent: the same event (same idempotency key) again is `duplicate=True` with no
     effect, and any arrival order of an order's events converges to the same state.
     `code_key` keys the hashes of fraud signals stored on the conversion. Never commits.
     """
-    if not _insert_event(session, shop_id, event, now):
-        return order_outcome(session, shop_id, event.order_id, duplicate=True)
-    state = merge_order_events(_order_events(session, shop_id, event.order_id))
-    conversion = _conversion(session, shop_id, event.order_id)
+    applied = apply_order_event(session, shop_id, event, now=now, code_key=code_key)
+    return order_outcome(session, shop_id, event.order_id, duplicate=not applied)
+
+
+def apply_order_event(
+    session: Session, shop_id: int, event: OrderEvent, *, now: datetime, code_key: bytes
+) -> bool:
+    """Log `event`, decide the order the first time its data is known, apply its state.
+
+    Returns False for a duplicate (same idempotency key: no effect). The same effects as
+    `record_order_event` without reading the outcome back, for callers that ignore it (the
+    inbox worker). Idempotent and converging; never commits.
+    """
+    lock_order(session, shop_id, event.order_id)
+    if not log_order_event(session, shop_id, event, now=now):
+        return False
+    events = logged_order_events(session, shop_id, event.order_id)
+    state = merge_order_events(events)
+    # The order's first event finds no conversion (if one exists anyway, `_decide` loses on
+    # the unique constraint and returns it), so only later events look it up.
+    conversion = _conversion(session, shop_id, event.order_id) if len(events) > 1 else None
     if conversion is None and state.order is not None and state.order.has_order_data:
         conversion = _decide(session, shop_id, state, state.order, now=now, code_key=code_key)
     if conversion is not None:
         apply_order_state(session, conversion, state, now=now)
         session.flush()
-    return order_outcome(session, shop_id, event.order_id)
+    return True
 
 
 def order_outcome(
@@ -113,33 +133,6 @@ def order_outcome(
     )
 
 
-def _insert_event(session: Session, shop_id: int, event: OrderEvent, now: datetime) -> bool:
-    record = OrderEventRecord(
-        shop_id=shop_id,
-        order_id=event.order_id,
-        idempotency_key=event.idempotency_key,
-        kind=event.kind,
-        occurred_at=event.occurred_at,
-        payload=order_event_to_json(event),
-        recorded_at=now,
-    )
-    try:
-        with session.begin_nested():
-            session.add(record)
-    except IntegrityError:
-        return False
-    return True
-
-
-def _order_events(session: Session, shop_id: int, order_id: str) -> list[OrderEvent]:
-    payloads = session.scalars(
-        select(OrderEventRecord.payload).where(
-            OrderEventRecord.shop_id == shop_id, OrderEventRecord.order_id == order_id
-        )
-    ).all()
-    return [order_event_from_json(payload) for payload in payloads]
-
-
 def _conversion(session: Session, shop_id: int, order_id: str) -> Conversion | None:
     return session.scalars(
         select(Conversion).where(Conversion.shop_id == shop_id, Conversion.order_id == order_id)
@@ -154,22 +147,23 @@ def _decide(
     *,
     now: datetime,
     code_key: bytes,
-) -> Conversion:
+) -> Conversion | None:
+    """Decide the order: its conversion, referral and rewards. Returns the conversion whose
+    state is to be applied; None for a new unattributed one (inserted with the merged state,
+    nothing hangs off it: there is nothing to apply)."""
     snapshot = load_snapshot(session, shop_id, order, now, signal_key=code_key)
     decision = rules.decide(order, snapshot, now)
-    conversion = _new_conversion(shop_id, state, order, decision, now)
-    conversion.signals = signal_hashes(order, code_key)
-    try:
-        with session.begin_nested():
-            session.add(conversion)
-    except IntegrityError:  # a concurrent worker decided this order first
+    values = _new_conversion(shop_id, state, order, decision, now)
+    inserted = _insert_conversion(session, {**values, "signals": signal_hashes(order, code_key)})
+    if inserted is None:  # a concurrent worker decided this order first
         logger.info("order already decided", extra={"shop_id": shop_id, "order_id": order.order_id})
         existing = _conversion(session, shop_id, order.order_id)
         assert existing is not None
         return existing
     attribution = decision.attribution
+    conversion = None if attribution is None else session.get_one(Conversion, inserted)
     program = None if attribution is None else snapshot.programs.get(attribution.program_id)
-    if attribution is not None and program is not None:
+    if conversion is not None and program is not None:
         referral = _new_referral(session, conversion, decision, now)
         for reward in decision.rewards:
             _new_reward(session, conversion, referral, program, reward, now)
@@ -177,39 +171,55 @@ def _decide(
     return conversion
 
 
+def _insert_conversion(session: Session, values: dict[str, Any]) -> int | None:
+    """Insert the order's conversion unless it has one: its id, or None. One Core statement
+    (no savepoint, no mapped object)."""
+    insert = _conversion_insert(session.get_bind().dialect.name)
+    return session.connection().execute(insert, values).scalar_one_or_none()
+
+
+@functools.cache
+def _conversion_insert(dialect: str) -> Executable:
+    """`INSERT ... ON CONFLICT DO NOTHING RETURNING id` on the table, built once per dialect."""
+    table = Conversion.__table__
+    module = postgresql if dialect == "postgresql" else sqlite
+    statement = module.insert(table).on_conflict_do_nothing(index_elements=UNIQUE_ORDER)
+    return statement.returning(table.c.id)
+
+
 def _new_conversion(
     shop_id: int, state: OrderState, order: OrderEvent, decision: Decision, now: datetime
-) -> Conversion:
+) -> dict[str, Any]:
     attribution = decision.attribution
     subtotal = order.subtotal if order.subtotal is not None else Decimal(0)
-    return Conversion(
-        shop_id=shop_id,
-        order_id=order.order_id,
-        order_number=order.order_number,
-        customer_id=order.customer_id,
-        email=order.email,
-        identity_email=identity_email(order.email),
-        currency=order.currency or "XXX",
-        subtotal=subtotal,
-        total=order.total if order.total is not None else subtotal,
-        refunded_total=state.refunded_total,
-        paid=state.paid,
-        paid_at=state.paid_at,
-        cancelled=state.cancelled,
-        is_test=state.is_test,
-        method=None if attribution is None else attribution.method,
-        advocate_id=None if attribution is None else attribution.advocate_id,
-        program_id=None if attribution is None else attribution.program_id,
-        code=None if attribution is None else attribution.code,
-        outcome=decision.outcome,
-        reasons=list(decision.reasons),
-        fraud=[
+    return {
+        "shop_id": shop_id,
+        "order_id": order.order_id,
+        "order_number": order.order_number,
+        "customer_id": order.customer_id,
+        "email": order.email,
+        "identity_email": identity_email(order.email),
+        "currency": order.currency or "XXX",
+        "subtotal": subtotal,
+        "total": order.total if order.total is not None else subtotal,
+        "refunded_total": state.refunded_total,
+        "paid": state.paid,
+        "paid_at": state.paid_at,
+        "cancelled": state.cancelled,
+        "is_test": state.is_test,
+        "method": None if attribution is None else attribution.method,
+        "advocate_id": None if attribution is None else attribution.advocate_id,
+        "program_id": None if attribution is None else attribution.program_id,
+        "code": None if attribution is None else attribution.code,
+        "outcome": decision.outcome,
+        "reasons": list(decision.reasons),
+        "fraud": [
             {"check": f.check.value, "action": f.action.value, "detail": f.detail}
             for f in decision.fraud
         ],
-        decided_at=now,
-        updated_at=now,
-    )
+        "decided_at": now,
+        "updated_at": now,
+    }
 
 
 def _new_referral(

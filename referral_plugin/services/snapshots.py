@@ -103,10 +103,19 @@ def load_snapshot(
     """Everything `rules.decide` may read for this order, scoped to the shop. Read-only.
 
     `signal_key` hashes fraud signals the way conversions store them; without it the
-    advocates' known IPs/devices/fingerprints are empty.
+    advocates' known IPs/devices/fingerprints are empty. An order with no code we know and
+    no claim for its email cannot be attributed: `decide` then reads only the codes and
+    claims, so the rest (programs, advocates, prior orders, caps) is not loaded and empty.
     """
     codes = _codes(session, shop_id, event)
     claims = _claims(session, shop_id, identity_email(event.email))
+    if not codes and not claims:
+        return Snapshot(
+            programs={},
+            codes={},
+            advocates={},
+            disposable_email_domains=DISPOSABLE_EMAIL_DOMAINS,
+        )
     advocate_ids = {c.advocate_id for c in codes.values() if c.advocate_id is not None}
     advocate_ids |= {c.advocate_id for c in claims}
     program_ids = {c.program_id for c in codes.values()} | {c.program_id for c in claims}

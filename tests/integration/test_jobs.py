@@ -11,9 +11,12 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+from connectors.registry import STORE_CLIENT_FACTORIES
 from referral_plugin.app import AppServices, build_services
+from referral_plugin.domain.events import Platform
 from referral_plugin.jobs import JOBS, ScheduledJob, build_scheduler, run_job
 from referral_plugin.settings import Settings
+from tests.fakes import FakeStoreClient
 
 NOW = datetime(2026, 5, 1, 9, 30, tzinfo=UTC)
 
@@ -50,7 +53,12 @@ def test_a_run_returns_what_the_job_handled(services: AppServices) -> None:
     assert run_job(job, services, clock=lambda: NOW) == 3
 
 
-def test_the_real_jobs_run_against_the_database(services: AppServices) -> None:
+def test_the_real_jobs_run_against_the_database(
+    services: AppServices, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every shop other tests left in the database gets an in-memory store, never a real one.
+    for platform in Platform:
+        monkeypatch.setitem(STORE_CLIENT_FACTORIES, platform, lambda *_: FakeStoreClient())
     for job in JOBS:
         assert isinstance(run_job(job, services, clock=lambda: NOW), int)
 

@@ -47,15 +47,25 @@ def endpoint(fake: FakeShopify) -> Iterator[str]:
         yield url
 
 
+# Generous, so a loaded machine never times out by accident; the tests of late answers pass
+# SHORT_TIMEOUT with a fault that answers after it.
+TIMEOUT = (2.0, 10.0)
+SHORT_TIMEOUT = (1.0, 0.3)
+
+
 def client_for(
-    fake: FakeShopify, endpoint: str, token: str = TOKEN, **options: Any
+    fake: FakeShopify,
+    endpoint: str,
+    token: str = TOKEN,
+    timeout: tuple[float, float] = TIMEOUT,
+    **options: Any,
 ) -> ShopifyStoreClient:
     graphql = ShopifyGraphQL(
         SHOP,
         token,
         "2026-01",
         endpoint=endpoint,
-        timeout=(1.0, 0.3),
+        timeout=timeout,
         sleep=fake.clock.sleep,
         clock=fake.clock,
     )
@@ -92,7 +102,7 @@ def test_percent_reward_is_a_fraction_bound_to_the_customer(
 
 def test_created_once_when_the_first_answer_times_out(fake: FakeShopify, endpoint: str) -> None:
     fake.faults.append(Fault(delay_after=0.8))  # created, but the answer comes too late
-    issued = client_for(fake, endpoint).issue_reward(reward())
+    issued = client_for(fake, endpoint, timeout=SHORT_TIMEOUT).issue_reward(reward())
     assert len(fake.discounts) == 1
     assert issued.store_ref == next(iter(fake.discounts))
     assert len(fake.calls_to("discountCodeBasicCreate")) == 2  # the retry met TAKEN
@@ -173,7 +183,7 @@ def test_rejected_token_is_store_unavailable(fake: FakeShopify, endpoint: str) -
 def test_store_credit_is_not_retried_after_an_ambiguous_timeout(
     fake: FakeShopify, endpoint: str
 ) -> None:
-    client = client_for(fake, endpoint)
+    client = client_for(fake, endpoint, timeout=SHORT_TIMEOUT)
     credit = reward(RewardKind.STORE_CREDIT, percent=None, amount=Decimal("12.50"))
     fake.faults.append(Fault(delay_after=0.8))
     with pytest.raises(StoreClientError) as raised:

@@ -227,10 +227,13 @@ def test_with_smtp_the_outbox_job_sends(
     ids=lambda job: job.__name__,
 )
 def test_the_jobs_run_under_run_job_on_the_real_engine(
-    settings: Settings, engine: Engine, job: object
+    settings: Settings, engine: Engine, job: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """run_job's own session stays unused, so the per-shop transactions never wait on it
-    (on SQLite it would hold the single write lock)."""
+    (on SQLite it would hold the single write lock). Every shop other tests left in the
+    database gets an in-memory store: a test never calls a real store."""
+    for platform in Platform:
+        monkeypatch.setitem(STORE_CLIENT_FACTORIES, platform, lambda *_: FakeStoreClient())
     real = build_services(settings)
     try:
         scheduled = ScheduledJob(name="store", run=job, interval_seconds=lambda s: 60)

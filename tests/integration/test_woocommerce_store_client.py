@@ -131,8 +131,9 @@ def test_kinds_without_a_core_equivalent_are_refused_without_a_call(
 def test_a_lost_create_response_is_retried_and_the_existing_coupon_accepted(
     client: WooCommerceStoreClient, store: FakeWooCommerce, sleeps: list[float]
 ) -> None:
-    client.rest = rest_for(store, sleeps, timeout=(2.0, 0.3))
-    store.stall_next(1.0, method="POST", path="coupons")  # created, answer too late
+    # The retry and the lookup get a full second each, so a loaded machine never flakes.
+    client.rest = rest_for(store, sleeps, timeout=(2.0, 1.0))
+    store.stall_next(2.5, method="POST", path="coupons")  # created, answer too late
 
     issued = client.issue_reward(reward())
 

@@ -1,0 +1,151 @@
+"""The drain's chunks: several deliveries in one transaction, each in its own savepoint, on a
+database of the test's own."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from connectors.registry import CONNECTORS
+from referral_plugin.app import AppServices, build_services
+from referral_plugin.domain.events import Platform
+from referral_plugin.inbox_worker import process_batch, process_chunk
+from referral_plugin.models import Conversion, DeliveryStatus, OrderEventRecord, WebhookDelivery
+from referral_plugin.services.deliveries import claim_deliveries
+from referral_plugin.services.orders import apply_order_event
+from referral_plugin.settings import Settings
+from tests.conftest import TEST_ENCRYPTION_KEY
+from tests.inbox_support import (
+    APP_SECRET,
+    ReferralShop,
+    order_body,
+    own_database,
+    referral_shop,
+    store,
+    utc,
+)
+
+NOW = utc(2026, 11, 20, 12)
+POISON = "5002"  # the order whose delivery fails after its first effects
+
+
+class PoisonConnector:
+    """The real Shopify connector; order POISON also yields an event naming another shop, so
+    its handler fails after the first event's effects were written."""
+
+    def identify(self, headers: Mapping[str, str]) -> Any:
+        return CONNECTORS[Platform.SHOPIFY].identify(headers)
+
+    def translate(self, meta: Any, payload: Any) -> Any:
+        events = tuple(CONNECTORS[Platform.SHOPIFY].translate(meta, payload))
+        if events[0].order_id != POISON:
+            return events
+        return (*events, dataclasses.replace(events[0], shop="other.myshopify.com"))
+
+
+@pytest.fixture
+def services(tmp_path: Path) -> Iterator[AppServices]:
+    with own_database(tmp_path) as url:
+        settings = Settings(
+            database_url=url,
+            secret_key="batch-test-secret",
+            encryption_key=TEST_ENCRYPTION_KEY,
+            environment="test",
+            instance_path=tmp_path / "instance",
+            shopify_api_secret=APP_SECRET,
+        )
+        built = build_services(settings)
+        yield built
+        built.engine.dispose()
+
+
+@pytest.fixture
+def shop(services: AppServices) -> ReferralShop:
+    with services.sessions.begin() as session:
+        return referral_shop(session, services.box, NOW)
+
+
+def claimed(services: AppServices, shop: ReferralShop, *order_ids: int) -> list[int]:
+    with services.sessions.begin() as session:
+        for order_id in order_ids:
+            store(session, shop.shop_id, shop.domain, order_body(order_id, code=shop.code), now=NOW)
+    with services.sessions.begin() as session:
+        return claim_deliveries(session, now=NOW, limit=100, lease_seconds=60, worker="w")
+
+
+def test_a_failing_delivery_rolls_back_only_its_own_savepoint(
+    services: AppServices, shop: ReferralShop
+) -> None:
+    ids = claimed(services, shop, 5001, 5002, 5003)
+    connectors = {Platform.SHOPIFY: PoisonConnector()}
+
+    handled = process_chunk(
+        services, ids, worker="w", stop=threading.Event(), clock=lambda: NOW, connectors=connectors
+    )
+
+    assert handled == 3
+    with services.sessions.begin() as session:
+        rows = session.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id)).all()
+        assert [r.status for r in rows] == [
+            DeliveryStatus.DONE,
+            DeliveryStatus.FAILED,
+            DeliveryStatus.DONE,
+        ]
+        assert "other.myshopify.com" in (rows[1].last_error or "")
+        decided = session.scalars(select(Conversion.order_id).order_by(Conversion.order_id))
+        assert list(decided) == ["5001", "5003"]  # nothing of the failed delivery remains
+        logged = set(session.scalars(select(OrderEventRecord.order_id)))
+        assert logged == {"5001", "5003"}
+
+
+def test_stopping_mid_chunk_commits_the_done_ones_and_releases_the_rest(
+    services: AppServices, shop: ReferralShop
+) -> None:
+    ids = claimed(services, shop, 5101, 5102, 5103)
+    stop = threading.Event()
+
+    class StopAfterFirst(PoisonConnector):
+        def translate(self, meta: Any, payload: Any) -> Any:
+            stop.set()
+            return CONNECTORS[Platform.SHOPIFY].translate(meta, payload)
+
+    handled = process_batch(
+        services,
+        ids,
+        worker="w",
+        stop=stop,
+        clock=lambda: NOW,
+        connectors={Platform.SHOPIFY: StopAfterFirst()},
+    )
+
+    assert handled == 1
+    with services.sessions.begin() as session:
+        rows = session.execute(
+            select(WebhookDelivery.status, WebhookDelivery.attempts).order_by(WebhookDelivery.id)
+        ).all()
+    assert rows == [
+        (DeliveryStatus.DONE, 1),
+        (DeliveryStatus.PENDING, 0),
+        (DeliveryStatus.PENDING, 0),
+    ]
+
+
+def test_apply_order_event_reports_a_duplicate_without_effect(
+    services: AppServices, shop: ReferralShop
+) -> None:
+    ids = claimed(services, shop, 5201)
+    with services.sessions.begin() as session:
+        delivery = session.get(WebhookDelivery, ids[0])
+        meta = CONNECTORS[Platform.SHOPIFY].identify(delivery.headers)
+        (event,) = CONNECTORS[Platform.SHOPIFY].translate(meta, json.loads(delivery.body))
+        first = apply_order_event(session, shop.shop_id, event, now=NOW, code_key=b"k")
+        again = apply_order_event(session, shop.shop_id, event, now=NOW, code_key=b"k")
+        assert (first, again) == (True, False)
+        assert len(session.scalars(select(Conversion)).all()) == 1
