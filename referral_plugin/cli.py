@@ -26,7 +26,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 from connectors.shopify.shop_domain import valid_shop_domain
 from connectors.woocommerce.rest_client import WooCommerceRestClient
 from connectors.woocommerce.store_url import normalize_store_url
-from connectors.woocommerce.webhooks_api import ensure_webhooks, verify_keys
+from connectors.woocommerce.webhooks_api import WEBHOOK_SECRET_KEY, ensure_webhooks, verify_keys
 from referral_plugin import migrations
 from referral_plugin.app import (
     AppServices,
@@ -254,10 +254,14 @@ def add_woocommerce_command(args: argparse.Namespace, settings: Settings) -> int
         print("Keys NOT verified (--skip-verify): the store was not called.")
     else:
         call_store(lambda: verify_keys(rest))
-    webhook_secret = existing_credentials(settings, url).get("webhook_secret")
+    webhook_secret = existing_credentials(settings, url).get(WEBHOOK_SECRET_KEY)
     new_secret = webhook_secret is None
     webhook_secret = webhook_secret or secrets.token_urlsafe(32)
-    credentials = {"consumer_key": key, "consumer_secret": secret, "webhook_secret": webhook_secret}
+    credentials = {
+        "consumer_key": key,
+        "consumer_secret": secret,
+        WEBHOOK_SECRET_KEY: webhook_secret,
+    }
     status = save_shop(settings, Platform.WOOCOMMERCE, url, args, credentials)
     if args.skip_webhooks:
         print("Webhooks NOT created (--skip-webhooks): run the command again without it.")

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from connectors.woocommerce.webhooks_api import WEBHOOK_SECRET_KEY
 from referral_plugin.app import AppServices
 from referral_plugin.domain.events import Platform
 from referral_plugin.models import Shop
@@ -21,7 +22,6 @@ from referral_plugin.services.shops import find_shop, shop_credentials
 
 logger = logging.getLogger(__name__)
 
-WOOCOMMERCE_SECRET = "webhook_secret"  # noqa: S105 - the credentials key, not a secret
 DEFAULT_TTL_SECONDS = 30.0
 
 
@@ -80,7 +80,7 @@ def signing_secrets(services: AppServices, shop: Shop) -> tuple[str, ...]:
     if shop.platform is Platform.SHOPIFY:
         return app_secrets(services)
     try:
-        secret = shop_credentials(shop, services.box).get(WOOCOMMERCE_SECRET)
+        secret = shop_credentials(shop, services.box).get(WEBHOOK_SECRET_KEY)
     except ValueError:
         logger.error("shop credentials cannot be decrypted: check ENCRYPTION_KEY")
         return ()

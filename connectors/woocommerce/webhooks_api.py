@@ -24,6 +24,8 @@ from .rest_client import WooCommerceRestClient
 logger = logging.getLogger(__name__)
 
 NAME_PREFIX = "referral-plugin"
+# The key of the per-store webhook secret in the shop's stored credentials.
+WEBHOOK_SECRET_KEY = "webhook_secret"  # noqa: S105 - a key name, not a secret
 DEFAULT_TOPICS = ("order.created", "order.updated", "order.deleted")
 PAGE_SIZE = 100
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from ..domain.events import Event, Platform
 from ..models import DeliveryStatus, Shop, WebhookDelivery
 from .event_handlers import EventContext, UnprocessableDelivery, handler_for
+from .retries import backoff_delay
 
 Backoff = Callable[[int], timedelta]  # attempts made so far → delay before the next one
 ERROR_LIMIT = 1000
@@ -44,13 +45,9 @@ class DeliveryResult:
 
 
 def exponential_backoff(base_seconds: int, max_seconds: int) -> Backoff:
-    """base · 2^(attempts-1), capped at max: 30 s, 60 s, 120 s, ... 1 h with the defaults."""
-
-    def delay(attempts: int) -> timedelta:
-        exponent = min(max(attempts - 1, 0), 32)
-        return timedelta(seconds=min(base_seconds * 2**exponent, max_seconds))
-
-    return delay
+    """`retries.backoff_delay` with the inbox's settings: 30 s, 60 s, 120 s, ... 1 h by default."""
+    base, cap = timedelta(seconds=base_seconds), timedelta(seconds=max_seconds)
+    return lambda attempts: backoff_delay(attempts, base=base, cap=cap)
 
 
 def claim_deliveries(

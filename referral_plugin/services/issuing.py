@@ -84,9 +84,8 @@ def due_for_store(now: datetime) -> ColumnElement[bool]:
 
 def _claim(session: Session, query: Select[Reward], limit: int) -> list[Reward]:
     query = query.order_by(Reward.updated_at, Reward.id).limit(limit)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=Reward)
-    return list(session.scalars(query))
+    # SKIP LOCKED on PostgreSQL; SQLite renders no FOR UPDATE (it has a single writer).
+    return list(session.scalars(query.with_for_update(skip_locked=True, of=Reward)))
 
 
 def issue_due_rewards(

@@ -95,8 +95,7 @@ def claim_messages(
         .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
         .limit(limit)
     )
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
+    query = query.with_for_update(skip_locked=True)  # SQLite renders none: one writer
     claimed = []
     for message in session.scalars(query):
         message.locked_until = now + lease

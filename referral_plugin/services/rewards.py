@@ -46,8 +46,7 @@ def mature_held_rewards(session: Session, *, now: datetime, limit: int = 500) ->
         .order_by(Reward.hold_until, Reward.id)
         .limit(limit)
     )
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=Reward)
+    query = query.with_for_update(skip_locked=True, of=Reward)  # SQLite renders none
     rewards = session.scalars(query).all()
     for reward in rewards:
         reward_moves.approve(session, reward, now)
