@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from . import compliance, connections  # noqa: F401  (tables register on Base)
 from .base import Base
 from .enums import (
     POINTS_UNIT,

@@ -1,0 +1,3 @@
+"""Tables for connecting stores: one-time WooCommerce key-flow requests."""
+
+from __future__ import annotations
