@@ -1,7 +1,7 @@
 """The inbox drain: claim a batch, process it in chunks of deliveries, repeat.
 
 Transactions: one to claim a batch (committed at once, so the lease is visible to other
-workers), then one per chunk of COMMIT_EVERY deliveries, each delivery's effects in its own
+workers), then one per chunk of CHUNK_SIZE deliveries, each delivery's effects in its own
 savepoint: a delivery that fails rolls back only its savepoint and is recorded as failed; its
 done mark commits with its effects, so nothing is done twice. When a chunk's transaction is
 lost (connection dropped, database restarting), nothing of it committed and the rest of the
@@ -34,14 +34,15 @@ from referral_plugin.services.deliveries import (
     record_delivery_failure,
     release_deliveries,
 )
+from referral_plugin.services.delivery_batches import process_order_deliveries
 
 logger = logging.getLogger(__name__)
 
 MAX_DRAIN_SECONDS = 60  # one run's bound; the next run carries on with the backlog
-# Deliveries per transaction on PostgreSQL: each commit (a WAL flush) is shared by this many,
-# while row and order locks are held only for one chunk's time. SQLite commits each delivery:
-# its commit is cheap (WAL, synchronous=NORMAL) and its one write lock is shared with the edge.
-COMMIT_EVERY = 10
+# Deliveries per transaction: the bulk order path and each commit (a WAL flush) are shared by
+# this many, while row and order locks are held only for one chunk's time. SQLite's one write
+# lock is shared with the webhook edge, so its chunks are smaller.
+CHUNK_SIZE = {"postgresql": 50, "sqlite": 20}
 
 
 def drain_inbox(
@@ -88,23 +89,28 @@ def process_batch(
     When a chunk's transaction is lost (nothing of it committed), the rest of the batch is
     processed one transaction per delivery (`process_singly`), which records failures afresh.
     """
-    handled = 0
-    size = 1 if services.engine.dialect.name == "sqlite" else COMMIT_EVERY
-    while handled < len(ids):
+    handled = position = 0
+    size = CHUNK_SIZE.get(services.engine.dialect.name, 1)
+    while position < len(ids):
         if stop.is_set():
-            release(services, ids[handled:], worker=worker)
+            release(services, ids[position:], worker=worker)
             return handled
-        chunk = ids[handled : handled + size]
+        chunk = ids[position : position + size]
         try:
             handled += process_chunk(
                 services, chunk, worker=worker, stop=stop, clock=clock, connectors=connectors
             )
         except Exception:
             logger.warning("batch transaction lost: going one delivery at a time", exc_info=True)
-            rest = ids[handled:]
             return handled + process_singly(
-                services, rest, worker=worker, stop=stop, clock=clock, connectors=connectors
+                services,
+                ids[position:],
+                worker=worker,
+                stop=stop,
+                clock=clock,
+                connectors=connectors,
             )
+        position += len(chunk)
     return handled
 
 
@@ -117,17 +123,32 @@ def process_chunk(
     clock: Callable[[], datetime],
     connectors: Mapping[Platform, DeliveryTranslator],
 ) -> int:
-    """Deliveries in one transaction, each one's effects in its own savepoint (a failure rolls
-    back only its own and is recorded on its row); stops early when `stop` is set. Results are
-    logged once committed. Returns how many were processed."""
+    """Deliveries in one transaction: first the bulk order path for those it can take, then
+    each other one in its own savepoint (a failure rolls back only its own and is recorded on
+    its row). When `stop` is set, what is left is released after the commit (at least one
+    delivery is processed). Results are logged once committed. Returns how many were processed:
+    every other delivery of the chunk was released."""
     settings = services.settings
     backoff = _backoff(services)
-    results: list[DeliveryResult] = []
+    left: list[int] = []
     with services.sessions.begin() as session:
         locked = lock_deliveries(session, chunk)
+        results = process_order_deliveries(
+            session,
+            locked,
+            worker=worker,
+            connectors=connectors,
+            now=clock(),
+            code_key=services.code_key,
+            max_attempts=settings.inbox_max_attempts,
+        )
+        done = {result.delivery_id for result in results}
         for delivery_id in chunk:
+            if delivery_id in done:
+                continue
             if results and stop.is_set():
-                break
+                left.append(delivery_id)
+                continue
             result = process_locked(
                 session,
                 delivery_id,
@@ -140,6 +161,7 @@ def process_chunk(
                 backoff=backoff,
             )
             results.append(result)
+    release(services, left, worker=worker)
     for result in results:
         log_result(result)
     return len(results)

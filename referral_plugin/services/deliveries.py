@@ -141,7 +141,7 @@ def process_locked(
     backoff: Backoff,
 ) -> DeliveryResult:
     """`process_delivery` for a delivery already locked in this transaction (None: gone)."""
-    if delivery is None or not _is_ours(delivery, worker):
+    if delivery is None or not is_ours(delivery, worker):
         return _result(delivery_id, delivery, processed=False)
     if delivery.attempts > max_attempts:  # claimed again and again, never finished: give up
         _fail(delivery, GAVE_UP, status=DeliveryStatus.DEAD)
@@ -176,7 +176,7 @@ def record_delivery_failure(
     """Record a failure that rolled back the whole processing transaction (e.g. a lost
     connection): failed with backoff, or dead at max attempts. Skipped unless still ours."""
     delivery = _locked(session, delivery_id)
-    if delivery is None or not _is_ours(delivery, worker):
+    if delivery is None or not is_ours(delivery, worker):
         return _result(delivery_id, delivery, processed=False)
     _retry_later(delivery, error, now, max_attempts, backoff)
     return _result(delivery_id, delivery)
@@ -220,7 +220,7 @@ def _locked(session: Session, delivery_id: int) -> WebhookDelivery | None:
     return session.scalars(query).one_or_none()
 
 
-def _is_ours(delivery: WebhookDelivery, worker: str) -> bool:
+def is_ours(delivery: WebhookDelivery, worker: str) -> bool:
     return delivery.status == DeliveryStatus.PROCESSING and delivery.locked_by == worker
 
 
@@ -232,9 +232,9 @@ def _apply(
     now: datetime,
     code_key: bytes,
 ) -> tuple[Event, ...]:
-    events = _translate(delivery, connectors[delivery.platform])
+    events = translate_delivery(delivery, connectors[delivery.platform])
     handlers = [handler_for(event) for event in events]  # refuse before any effect
-    shop = _shop(session, delivery.shop_id)
+    shop = delivery_shop(session, delivery.shop_id)
     if shop is None:
         raise UnprocessableDelivery(f"shop {delivery.shop_id} does not exist")
     context = EventContext(shop_id=shop.id, shop_domain=shop.domain, now=now, code_key=code_key)
@@ -244,7 +244,7 @@ def _apply(
     return events
 
 
-def _shop(session: Session, shop_id: int) -> Shop | None:
+def delivery_shop(session: Session, shop_id: int) -> Shop | None:
     """The delivery's shop, loaded once per session: `session.info` holds it for the batch's
     other deliveries (the identity map alone holds objects only weakly)."""
     shops = session.info.setdefault("delivery_shops", {})
@@ -253,7 +253,9 @@ def _shop(session: Session, shop_id: int) -> Shop | None:
     return shops[shop_id]
 
 
-def _translate(delivery: WebhookDelivery, connector: DeliveryTranslator) -> tuple[Event, ...]:
+def translate_delivery(
+    delivery: WebhookDelivery, connector: DeliveryTranslator
+) -> tuple[Event, ...]:
     """Common events from the stored delivery, as the edge saw it (headers + raw body).
 
     Connectors raise TranslationError (a ValueError) for a payload they cannot read.

@@ -129,14 +129,26 @@ def lock_order(session: Session, shop_id: int, order_id: str) -> None:
     (SQLite has a single writer already). A transaction-level advisory lock on a stable hash."""
     if session.get_bind().dialect.name != "postgresql":
         return
+    session.connection().execute(ORDER_LOCK, {"key": order_lock_key(shop_id, order_id)})
+
+
+def order_lock_key(shop_id: int, order_id: str) -> int:
+    """The advisory-lock key of one order: a stable signed 64-bit hash of (shop, order)."""
     digest = hashlib.blake2b(f"{shop_id}:{order_id}".encode(), digest_size=8).digest()
-    session.connection().execute(ORDER_LOCK, {"key": int.from_bytes(digest, "big", signed=True)})
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def log_order_event(session: Session, shop_id: int, event: OrderEvent, *, now: datetime) -> bool:
     """Append the event unless its idempotency key is logged (then False): one Core
     `INSERT ... ON CONFLICT DO NOTHING RETURNING id`, no savepoint. Never commits."""
-    values = {
+    insert = event_insert(session.get_bind().dialect.name)
+    values = event_row(shop_id, event, now)
+    return session.connection().execute(insert, values).first() is not None  # Core: no ORM
+
+
+def event_row(shop_id: int, event: OrderEvent, now: datetime) -> dict[str, Any]:
+    """The `order_events` row of `event` (the insert's parameters)."""
+    return {
         "shop_id": shop_id,
         "order_id": event.order_id,
         "idempotency_key": event.idempotency_key,
@@ -145,17 +157,18 @@ def log_order_event(session: Session, shop_id: int, event: OrderEvent, *, now: d
         "payload": order_event_to_json(event),
         "recorded_at": now,
     }
-    insert = _event_insert(session.get_bind().dialect.name)
-    return session.connection().execute(insert, values).first() is not None  # Core: no ORM
 
 
 @functools.cache
-def _event_insert(dialect: str) -> Executable:
-    """`INSERT ... ON CONFLICT DO NOTHING RETURNING id` on the table, built once per dialect."""
+def event_insert(dialect: str, *, returning: bool = True) -> Executable:
+    """`INSERT ... ON CONFLICT DO NOTHING [RETURNING id]` on the table, built once per dialect.
+    Without RETURNING, executed with many rows, it is one executemany of one prepared
+    statement (pipelined by psycopg)."""
     table = OrderEventRecord.__table__
     module = postgresql if dialect == "postgresql" else sqlite
     unique = ("shop_id", "order_id", "idempotency_key")
-    return module.insert(table).on_conflict_do_nothing(index_elements=unique).returning(table.c.id)
+    statement = module.insert(table).on_conflict_do_nothing(index_elements=unique)
+    return statement.returning(table.c.id) if returning else statement
 
 
 def logged_order_events(session: Session, shop_id: int, order_id: str) -> list[OrderEvent]:

@@ -153,7 +153,7 @@ def _decide(
     nothing hangs off it: there is nothing to apply)."""
     snapshot = load_snapshot(session, shop_id, order, now, signal_key=code_key)
     decision = rules.decide(order, snapshot, now)
-    values = _new_conversion(shop_id, state, order, decision, now)
+    values = conversion_values(shop_id, state, order, decision, now)
     inserted = _insert_conversion(session, {**values, "signals": signal_hashes(order, code_key)})
     if inserted is None:  # a concurrent worker decided this order first
         logger.info("order already decided", extra={"shop_id": shop_id, "order_id": order.order_id})
@@ -174,20 +174,21 @@ def _decide(
 def _insert_conversion(session: Session, values: dict[str, Any]) -> int | None:
     """Insert the order's conversion unless it has one: its id, or None. One Core statement
     (no savepoint, no mapped object)."""
-    insert = _conversion_insert(session.get_bind().dialect.name)
+    insert = conversion_insert(session.get_bind().dialect.name)
     return session.connection().execute(insert, values).scalar_one_or_none()
 
 
 @functools.cache
-def _conversion_insert(dialect: str) -> Executable:
-    """`INSERT ... ON CONFLICT DO NOTHING RETURNING id` on the table, built once per dialect."""
+def conversion_insert(dialect: str, *, returning: bool = True) -> Executable:
+    """`INSERT ... ON CONFLICT DO NOTHING [RETURNING id]` on the table, built once per
+    dialect (see `order_event_codec.event_insert` for the form without RETURNING)."""
     table = Conversion.__table__
     module = postgresql if dialect == "postgresql" else sqlite
     statement = module.insert(table).on_conflict_do_nothing(index_elements=UNIQUE_ORDER)
-    return statement.returning(table.c.id)
+    return statement.returning(table.c.id) if returning else statement
 
 
-def _new_conversion(
+def conversion_values(
     shop_id: int, state: OrderState, order: OrderEvent, decision: Decision, now: datetime
 ) -> dict[str, Any]:
     attribution = decision.attribution

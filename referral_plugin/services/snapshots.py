@@ -64,6 +64,20 @@ DISPOSABLE_EMAIL_DOMAINS = frozenset(
 )
 
 
+# What `decide` sees for an order with no code we know and no claim for its email.
+NO_REFERRAL_SNAPSHOT = Snapshot(
+    programs={}, codes={}, advocates={}, disposable_email_domains=DISPOSABLE_EMAIL_DOMAINS
+)
+
+
+def wanted_codes(event: OrderEvent) -> set[str]:
+    """The normalized codes an order may be attributed by: its discount codes and landing ref."""
+    wanted = {normalize_code(c) for c in (event.discount_codes or ())}
+    wanted.add(normalize_code(event.landing_ref))
+    wanted.discard("")
+    return wanted
+
+
 def signal_hashes(event: OrderEvent, key: bytes | None) -> dict[str, str]:
     """Keyed hashes of the order's fraud signals, as stored on the conversion (no raw IPs)."""
     if key is None:
@@ -110,12 +124,7 @@ def load_snapshot(
     codes = _codes(session, shop_id, event)
     claims = _claims(session, shop_id, identity_email(event.email))
     if not codes and not claims:
-        return Snapshot(
-            programs={},
-            codes={},
-            advocates={},
-            disposable_email_domains=DISPOSABLE_EMAIL_DOMAINS,
-        )
+        return NO_REFERRAL_SNAPSHOT
     advocate_ids = {c.advocate_id for c in codes.values() if c.advocate_id is not None}
     advocate_ids |= {c.advocate_id for c in claims}
     program_ids = {c.program_id for c in codes.values()} | {c.program_id for c in claims}
@@ -138,9 +147,7 @@ def load_snapshot(
 
 
 def _codes(session: Session, shop_id: int, event: OrderEvent) -> dict[str, CodeView]:
-    wanted = {normalize_code(c) for c in (event.discount_codes or ())}
-    wanted.add(normalize_code(event.landing_ref))
-    wanted.discard("")
+    wanted = wanted_codes(event)
     if not wanted:
         return {}
     rows = session.scalars(

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 
 from referral_plugin.app import AppServices, build_services
 from referral_plugin.db import make_engine
-from referral_plugin.inbox_worker import COMMIT_EVERY
+from referral_plugin.inbox_worker import CHUNK_SIZE
 from referral_plugin.models import Conversion, DeliveryStatus, Reward, WebhookDelivery
 from referral_plugin.settings import Settings
 from tests.conftest import TEST_ENCRYPTION_KEY
@@ -175,14 +175,14 @@ def stop(process: subprocess.Popen[bytes], log: Path) -> int:
 def test_a_worker_killed_mid_batch_loses_nothing_and_the_next_finishes_once(
     services: AppServices, workers: Workers
 ) -> None:
-    ids = seed(services, 60)
-    first, first_log = workers.start(INBOX_BATCH_SIZE="25")
+    ids = seed(services, 400)  # enough that the first worker cannot finish before the kill
+    first, first_log = workers.start(INBOX_BATCH_SIZE="200")
     wait_until(lambda: done_lines(first_log), 30, "the first worker's first delivery")
     first.kill()
     first.wait(timeout=10)
     assert counts(services)[DeliveryStatus.PROCESSING] > 0  # killed holding a claimed batch
 
-    second, second_log = workers.start(INBOX_BATCH_SIZE="25")
+    second, second_log = workers.start(INBOX_BATCH_SIZE="200")
     wait_until(lambda: counts(services)[DeliveryStatus.DONE] == len(ids), 30, "all done")
     assert stop(second, second_log) == 0
 
@@ -190,7 +190,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_the_next_finishes_once(
     processed = done_lines(first_log, second_log)
     assert max(processed.values()) == 1 and set(processed) <= set(ids)
     # A kill between a chunk's commit and its log lines hides at most that chunk's lines.
-    assert len(processed) >= len(ids) - COMMIT_EVERY
+    assert len(processed) >= len(ids) - max(CHUNK_SIZE.values())
 
 
 def test_sigterm_finishes_the_current_delivery_and_releases_the_batch(

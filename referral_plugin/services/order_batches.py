@@ -1,0 +1,262 @@
+"""Order events in bulk: a chunk's orders that no referral can touch, in a few set-based statements.
+
+Most orders carry no referral (no code we know, no claim for their email) and never will: for
+them `orders.apply_order_event` would log the event, read the order's log back, decide
+NOT_REFERRAL and insert (or update) an unattributed conversion, ~8 statements per event. Here
+the same effects take ~8 statements per chunk: lock the chunk's orders, read their conversions,
+codes and claims at once, insert every event in one multi-row statement, read every log back at
+once, decide in memory, insert the conversions together and update changed flags in one
+executemany.
+
+Only events whose outcome is certain without the per-order path are taken: the order appears
+once in the chunk, nothing on it matches one of our codes or claims, and it has no attributed
+conversion. Everything else (referrals, reward codes used at checkout, later events of referred
+orders) is left to the caller, who runs `apply_order_event` for it. The result is the same as
+`apply_order_event` one event at a time; tests/integration/test_order_batches.py compares both.
+Never commits; the caller runs this in a savepoint and falls back to the per-order path if it
+raises.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Connection,
+    Executable,
+    String,
+    and_,
+    any_,
+    bindparam,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy import cast as sa_cast
+from sqlalchemy.orm import Session
+
+from ..domain import rules
+from ..domain.emails import identity_email
+from ..domain.events import OrderEvent
+from ..domain.orders import OrderState, merge_order_events
+from ..models import Claim, Code, Conversion, OrderEventRecord
+from .order_event_codec import event_insert, event_row, order_event_from_json, order_lock_key
+from .orders import conversion_insert, conversion_values
+from .snapshots import NO_REFERRAL_SNAPSHOT, signal_hashes, wanted_codes
+
+OrderKey = tuple[int, str]  # (shop_id, order_id)
+FLAGS = ("paid", "paid_at", "cancelled", "refunded_total", "is_test")
+
+
+@dataclass(frozen=True, slots=True)
+class BatchItem:
+    """One order event of the chunk: `ref` is the caller's (the delivery id)."""
+
+    ref: int
+    shop_id: int
+    event: OrderEvent
+
+    @property
+    def key(self) -> OrderKey:
+        return (self.shop_id, self.event.order_id)
+
+
+class BatchConflict(Exception):
+    """Something the bulk path assumed did not hold (e.g. a conversion appeared meanwhile): the
+    caller rolls the batch back and takes the per-order path."""
+
+
+def apply_order_batch(
+    session: Session, items: Sequence[BatchItem], *, now: datetime, code_key: bytes
+) -> set[int]:
+    """Apply the events no referral can touch; returns the refs applied (others untouched).
+
+    Raises BatchConflict (or a database error) with effects half done: run it in a savepoint.
+    """
+    if not items:
+        return set()
+    conn = session.connection()
+    counts: dict[OrderKey, int] = {}
+    for item in items:
+        counts[item.key] = counts.get(item.key, 0) + 1
+    _lock_orders(conn, sorted(counts))
+    conversions = _conversions(conn, counts)
+    known_codes = _known_codes(conn, items)
+    claimed = _claimed_emails(conn, items)
+    taken = [
+        item
+        for item in items
+        if counts[item.key] == 1
+        and _no_referral(item, known_codes, claimed)
+        and conversions.get(item.key, {}).get("program_id") is None
+    ]
+    if not taken:
+        return set()
+    logs = _logged_events(conn, {item.key for item in taken})
+    fresh = [item for item in taken if item.event.idempotency_key not in logs[item.key]]
+    _append_events(conn, fresh, now)
+    new_rows: list[dict[str, Any]] = []
+    changed: list[dict[str, Any]] = []
+    for item in fresh:  # the others are the same event again: no effect
+        state = merge_order_events([*logs[item.key].values(), item.event])
+        existing = conversions.get(item.key)
+        if existing is not None:
+            flags = _flags(state)
+            if any(existing[name] != value for name, value in flags.items()):
+                flags["updated_at"] = now
+                changed.append(
+                    {"conversion_id": existing["id"]}
+                    | {f"new_{name}": value for name, value in flags.items()}
+                )
+        elif state.order is not None and state.order.has_order_data:
+            new_rows.append(_new_conversion(item, state, now, code_key))
+    _insert_conversions(conn, new_rows)
+    if changed:
+        conn.execute(_flags_update(), changed)
+    return {item.ref for item in taken}
+
+
+def per_shop(
+    shop_column: ColumnElement[int],
+    column: ColumnElement[str],
+    pairs: Iterable[tuple[int, str]],
+    dialect: str,
+) -> ColumnElement[bool]:
+    """`(shop_id, column) IN pairs`, written as `shop_id = s AND column = ANY(array)` per shop
+    on PostgreSQL (one statement text for any chunk, so psycopg prepares it once and the
+    planner uses the unique index; a row-value IN list is planned pair by pair) and as a plain
+    IN list elsewhere."""
+    by_shop: dict[int, list[str]] = {}
+    for shop_id, value in sorted(set(pairs)):
+        by_shop.setdefault(shop_id, []).append(value)
+    return or_(
+        *(
+            and_(shop_column == shop_id, _among(column, values, dialect))
+            for shop_id, values in by_shop.items()
+        )
+    )
+
+
+def _among(column: ColumnElement[str], values: list[str], dialect: str) -> ColumnElement[bool]:
+    if dialect == "postgresql":
+        return column == any_(sa_cast(literal(values, ARRAY(String)), ARRAY(String)))
+    return column.in_(values)
+
+
+def _no_referral(item: BatchItem, known_codes: set[tuple[int, str]], claimed: set) -> bool:
+    event = item.event
+    if any((item.shop_id, code) in known_codes for code in wanted_codes(event)):
+        return False
+    email = identity_email(event.email)
+    return email is None or (item.shop_id, email) not in claimed
+
+
+def _lock_orders(conn: Connection, keys: Sequence[OrderKey]) -> None:
+    """PostgreSQL: the orders' advisory locks (as `lock_order` takes them), in one statement
+    and in key order, so two workers locking overlapping chunks cannot deadlock."""
+    if conn.dialect.name != "postgresql" or not keys:
+        return
+    lock_keys = sorted({order_lock_key(shop_id, order_id) for shop_id, order_id in keys})
+    conn.execute(_LOCKS, {"keys": lock_keys})
+
+
+# `unnest` yields the keys in array order: the locks are taken in key order.
+_LOCKS = text("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(CAST(:keys AS bigint[])) AS k")
+
+
+def _conversions(conn: Connection, keys: Iterable[OrderKey]) -> dict[OrderKey, dict[str, Any]]:
+    table = Conversion.__table__
+    columns = [table.c.id, table.c.shop_id, table.c.order_id, table.c.program_id]
+    columns += [table.c[name] for name in FLAGS]
+    query = select(*columns).where(
+        per_shop(table.c.shop_id, table.c.order_id, keys, conn.dialect.name)
+    )
+    return {(row.shop_id, row.order_id): row._asdict() for row in conn.execute(query)}
+
+
+def _known_codes(conn: Connection, items: Sequence[BatchItem]) -> set[tuple[int, str]]:
+    wanted = {(item.shop_id, code) for item in items for code in wanted_codes(item.event)}
+    if not wanted:
+        return set()
+    table = Code.__table__
+    query = select(table.c.shop_id, table.c.normalized).where(
+        per_shop(table.c.shop_id, table.c.normalized, wanted, conn.dialect.name)
+    )
+    return {(row.shop_id, row.normalized) for row in conn.execute(query)}
+
+
+def _claimed_emails(conn: Connection, items: Sequence[BatchItem]) -> set[tuple[int, str]]:
+    wanted = {
+        (item.shop_id, email)
+        for item in items
+        if (email := identity_email(item.event.email)) is not None
+    }
+    if not wanted:
+        return set()
+    table = Claim.__table__
+    query = select(table.c.shop_id, table.c.identity_email).where(
+        per_shop(table.c.shop_id, table.c.identity_email, wanted, conn.dialect.name)
+    )
+    return {(row.shop_id, row.identity_email) for row in conn.execute(query)}
+
+
+def _logged_events(conn: Connection, keys: set[OrderKey]) -> dict[OrderKey, dict[str, OrderEvent]]:
+    """The logged events of the orders, by idempotency key (read under the orders' locks, so
+    nobody else appends to them until the transaction ends)."""
+    logs: dict[OrderKey, dict[str, OrderEvent]] = {key: {} for key in keys}
+    table = OrderEventRecord.__table__
+    query = select(
+        table.c.shop_id, table.c.order_id, table.c.idempotency_key, table.c.payload
+    ).where(per_shop(table.c.shop_id, table.c.order_id, keys, conn.dialect.name))
+    for row in conn.execute(query):
+        logs[(row.shop_id, row.order_id)][row.idempotency_key] = order_event_from_json(row.payload)
+    return logs
+
+
+def _append_events(conn: Connection, items: Sequence[BatchItem], now: datetime) -> None:
+    """Append the new events: one executemany (ON CONFLICT DO NOTHING stays as a guard)."""
+    if items:
+        rows = [event_row(item.shop_id, item.event, now) for item in items]
+        conn.execute(event_insert(conn.dialect.name, returning=False), rows)
+
+
+def _new_conversion(
+    item: BatchItem, state: OrderState, now: datetime, code_key: bytes
+) -> dict[str, Any]:
+    """The unattributed conversion `orders._decide` would insert for this order."""
+    order = state.order
+    assert order is not None
+    if order.idempotency_key != item.event.idempotency_key:
+        # Another event carried the order data, yet the order has no conversion: only the
+        # per-order path knows what to do (its codes were not looked up here).
+        raise BatchConflict(f"order {order.order_id}: order data from another event")
+    decision = rules.decide(order, NO_REFERRAL_SNAPSHOT, now)
+    if decision.attribution is not None or decision.redeemed_reward_ids:
+        raise BatchConflict(f"order {order.order_id}: a referral after all")
+    values = conversion_values(item.shop_id, state, order, decision, now)
+    return {**values, "signals": signal_hashes(order, code_key)}
+
+
+def _insert_conversions(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """One executemany; no conversion can exist for these orders (read under their locks)."""
+    if rows:
+        conn.execute(conversion_insert(conn.dialect.name, returning=False), rows)
+
+
+def _flags(state: OrderState) -> dict[str, Any]:
+    return {name: getattr(state, name) for name in FLAGS}
+
+
+@functools.cache
+def _flags_update() -> Executable:
+    table = Conversion.__table__
+    values = {name: bindparam(f"new_{name}") for name in (*FLAGS, "updated_at")}
+    return update(table).where(table.c.id == bindparam("conversion_id")).values(values)
