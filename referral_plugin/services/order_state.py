@@ -48,7 +48,19 @@ def apply_order_state(
     ).all()
     if referral is None and not rewards:
         return
-    program = _program(session, conversion)
+    apply_to_referral(session, state, referral, rewards, _program(session, conversion), now=now)
+
+
+def apply_to_referral(
+    session: Session,
+    state: OrderState,
+    referral: Referral | None,
+    rewards: Sequence[Reward],
+    program: Program,
+    *,
+    now: datetime,
+) -> None:
+    """`apply_order_state` for a referral and rewards already loaded (or just created)."""
     if program.partial_refund_policy is PartialRefundPolicy.PROPORTIONAL:
         _reduce_for_refunds(session, program, rewards, state, now)
     reason = void_reason(state, program)

@@ -25,7 +25,7 @@ from ..models import Conversion, Referral, RevokeState, Reward
 from . import reward_moves
 from .ledger import bump_successful_referrals
 from .order_event_codec import lock_order, log_order_event, logged_order_events
-from .order_state import apply_order_state
+from .order_state import apply_order_state, apply_to_referral
 from .snapshots import COUNTED_REFERRAL_STATUSES, load_snapshot, signal_hashes
 
 logger = logging.getLogger(__name__)
@@ -91,7 +91,14 @@ def apply_order_event(
     # the unique constraint and returns it), so only later events look it up.
     conversion = _conversion(session, shop_id, event.order_id) if len(events) > 1 else None
     if conversion is None and state.order is not None and state.order.has_order_data:
-        conversion = _decide(session, shop_id, state, state.order, now=now, code_key=code_key)
+        decided = _decide(session, shop_id, state, state.order, now=now, code_key=code_key)
+        if isinstance(decided, NewReferral):  # created with the merged state: no reload
+            apply_to_referral(
+                session, state, decided.referral, decided.rewards, decided.program, now=now
+            )
+            session.flush()
+            return True
+        conversion = decided
     if conversion is not None:
         apply_order_state(session, conversion, state, now=now)
         session.flush()
@@ -139,6 +146,15 @@ def _conversion(session: Session, shop_id: int, order_id: str) -> Conversion | N
     ).one_or_none()
 
 
+@dataclass(frozen=True, slots=True)
+class NewReferral:
+    """What `_decide` created for a referred order, so its state is applied without reloading."""
+
+    referral: Referral
+    rewards: list[Reward]
+    program: Program
+
+
 def _decide(
     session: Session,
     shop_id: int,
@@ -147,10 +163,11 @@ def _decide(
     *,
     now: datetime,
     code_key: bytes,
-) -> Conversion | None:
-    """Decide the order: its conversion, referral and rewards. Returns the conversion whose
-    state is to be applied; None for a new unattributed one (inserted with the merged state,
-    nothing hangs off it: there is nothing to apply)."""
+) -> Conversion | NewReferral | None:
+    """Decide the order: its conversion, referral and rewards. Returns what is to be brought
+    in line with the merged state: the new referral and rewards, or an existing conversion (a
+    concurrent worker decided the order first); None for a new unattributed conversion
+    (inserted with the merged state, nothing hangs off it: there is nothing to apply)."""
     snapshot = load_snapshot(session, shop_id, order, now, signal_key=code_key)
     decision = rules.decide(order, snapshot, now)
     values = conversion_values(shop_id, state, order, decision, now)
@@ -163,12 +180,16 @@ def _decide(
     attribution = decision.attribution
     conversion = None if attribution is None else session.get_one(Conversion, inserted)
     program = None if attribution is None else snapshot.programs.get(attribution.program_id)
+    created = None
     if conversion is not None and program is not None:
         referral = _new_referral(session, conversion, decision, now)
-        for reward in decision.rewards:
+        rewards = [
             _new_reward(session, conversion, referral, program, reward, now)
+            for reward in decision.rewards
+        ]
+        created = NewReferral(referral=referral, rewards=rewards, program=program)
     _redeem(session, shop_id, decision.redeemed_reward_ids, now)
-    return conversion
+    return created if created is not None else conversion
 
 
 def _insert_conversion(session: Session, values: dict[str, Any]) -> int | None:
@@ -264,7 +285,7 @@ def _new_reward(
     program: Program,
     decided: RewardDecision,
     now: datetime,
-) -> None:
+) -> Reward:
     value = None if decided.value is None else decided.value.amount
     reward = Reward(
         shop_id=conversion.shop_id,
@@ -290,6 +311,7 @@ def _new_reward(
     session.add(reward)
     session.flush()
     reward_moves.book_earned(session, reward, now)
+    return reward
 
 
 def _redeem(session: Session, shop_id: int, reward_ids: tuple[int, ...], now: datetime) -> None:
