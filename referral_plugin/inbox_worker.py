@@ -157,6 +157,7 @@ def process_chunk(
                 connectors=connectors,
                 now=clock(),
                 code_key=services.code_key,
+                box=services.box,
                 max_attempts=settings.inbox_max_attempts,
                 backoff=backoff,
             )
@@ -211,6 +212,7 @@ def process_one(
                 connectors=connectors,
                 now=clock(),
                 code_key=services.code_key,
+                box=services.box,
                 max_attempts=settings.inbox_max_attempts,
                 backoff=backoff,
             )

@@ -13,6 +13,7 @@ from sqlalchemy import CursorResult, and_, case, or_, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from ..crypto import SecretBox
 from ..domain.events import Event, Platform
 from ..models import DeliveryStatus, Shop, WebhookDelivery
 from .event_handlers import EventContext, UnprocessableDelivery, handler_for
@@ -94,6 +95,7 @@ def process_delivery(
     connectors: Mapping[Platform, DeliveryTranslator],
     now: datetime,
     code_key: bytes,
+    box: SecretBox | None = None,
     max_attempts: int,
     backoff: Backoff,
 ) -> DeliveryResult:
@@ -115,6 +117,7 @@ def process_delivery(
         connectors=connectors,
         now=now,
         code_key=code_key,
+        box=box,
         max_attempts=max_attempts,
         backoff=backoff,
     )
@@ -137,6 +140,7 @@ def process_locked(
     connectors: Mapping[Platform, DeliveryTranslator],
     now: datetime,
     code_key: bytes,
+    box: SecretBox | None = None,
     max_attempts: int,
     backoff: Backoff,
 ) -> DeliveryResult:
@@ -148,7 +152,7 @@ def process_locked(
         return _result(delivery_id, delivery)
     try:
         with session.begin_nested():
-            events = _apply(session, delivery, connectors, now=now, code_key=code_key)
+            events = _apply(session, delivery, connectors, now=now, code_key=code_key, box=box)
     except UnprocessableDelivery as exc:
         _fail(delivery, str(exc))
     except DBAPIError as exc:
@@ -231,13 +235,16 @@ def _apply(
     *,
     now: datetime,
     code_key: bytes,
+    box: SecretBox | None = None,
 ) -> tuple[Event, ...]:
     events = translate_delivery(delivery, connectors[delivery.platform])
     handlers = [handler_for(event) for event in events]  # refuse before any effect
     shop = delivery_shop(session, delivery.shop_id)
     if shop is None:
         raise UnprocessableDelivery(f"shop {delivery.shop_id} does not exist")
-    context = EventContext(shop_id=shop.id, shop_domain=shop.domain, now=now, code_key=code_key)
+    context = EventContext(
+        shop_id=shop.id, shop_domain=shop.domain, now=now, code_key=code_key, box=box
+    )
     for handler, event in zip(handlers, events, strict=True):
         handler(session, context, event)
     session.flush()

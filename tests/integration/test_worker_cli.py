@@ -146,7 +146,11 @@ def test_a_backlog_is_drained_in_one_run_batch_after_batch(
 def test_stopping_finishes_the_current_delivery_and_releases_the_rest(
     services: AppServices, shop: ReferralShop
 ) -> None:
-    first, second = store_orders(services, shop, order_body(9200), order_body(9201))
+    # Referred orders: they take the per-delivery path, where the stop flag is checked between
+    # deliveries (the bulk path applies its share of a chunk at once).
+    first, second = store_orders(
+        services, shop, order_body(9200, code=shop.code), order_body(9201, code=shop.code)
+    )
     stop = threading.Event()
     connectors = {Platform.SHOPIFY: StoppingConnector(stop)}
 
