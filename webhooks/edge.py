@@ -3,7 +3,10 @@ inbox, commit, answer 200. No business logic here; the worker does the rest.
 
 Answers (DESIGN §6): 401 bad/missing signature or unknown shop (nothing stored); 413 body over
 the cap; 200 for every authentic delivery (ignored topics and duplicates included); 503 when
-the database is unavailable; 200 for WooCommerce's unsigned ping.
+the database is unavailable; 200 for WooCommerce's unsigned ping. One refinement: a Shopify
+compliance delivery (signed with the app's secret, so authentic) for a shop we do not hold —
+never installed, or already erased by `shop/redact` — is answered 200 with nothing stored: we
+hold no data to export or erase, and Shopify requires compliance webhooks to be acknowledged.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ DIRECTORY_KEY = "webhook_shop_directory"
 KEPT_HEADER_PREFIXES = ("x-shopify-", "x-wc-webhook-")
 KEPT_HEADERS = frozenset({"content-type", "user-agent"})
 JSON = "application/json"
+COMPLIANCE_TOPICS = frozenset({"customers/data_request", "customers/redact", "shop/redact"})
 
 
 @blueprint.record_once
@@ -82,6 +86,9 @@ def _store_if_authentic(
         shop = directory.lookup(services, meta.platform, meta.shop)
     else:
         shop = _authentic_shop(directory, services, connector, meta, headers, body)
+    if shop is None and meta.platform is Platform.SHOPIFY and meta.topic in COMPLIANCE_TOPICS:
+        logger.info("compliance webhook for a shop we hold nothing of", extra=_log(meta))
+        return _answer(200, b'{"status":"no_data_held"}')
     if shop is None:
         return _unauthorized("unknown shop or signature does not match")
     try:

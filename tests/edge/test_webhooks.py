@@ -214,6 +214,22 @@ def test_an_unknown_shop_gets_401_even_when_signed(app: Flask, client: FlaskClie
     assert count_deliveries(app) == before
 
 
+@pytest.mark.parametrize("topic", ["customers/data_request", "customers/redact", "shop/redact"])
+def test_a_compliance_webhook_for_a_shop_we_hold_nothing_of_is_acknowledged(
+    app: Flask, client: FlaskClient, topic: str
+) -> None:
+    before = count_deliveries(app)
+    domain = f"erased-{uuid.uuid4().hex[:6]}.myshopify.com"
+    body = b'{"shop_id": 1, "shop_domain": "' + domain.encode() + b'"}'
+    answer = client.post(
+        "/webhooks/shopify", data=body, headers=shopify_headers(domain, body, topic=topic)
+    )
+    assert (answer.status_code, answer.json) == (200, {"status": "no_data_held"})
+    assert count_deliveries(app) == before
+    wrong = shopify_headers(domain, body, topic=topic, secret="not-the-app-secret")
+    assert client.post("/webhooks/shopify", data=body, headers=wrong).status_code == 401
+
+
 def test_a_body_over_the_cap_gets_413_and_is_not_stored(settings: Settings, engine: Engine) -> None:
     app = create_app(dataclasses.replace(settings, webhook_max_body_bytes=1024))
     domain = f"big-{uuid.uuid4().hex[:10]}.myshopify.com"
