@@ -11,18 +11,22 @@ hold no data to export or erase, and Shopify requires compliance webhooks to be 
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 from flask.blueprints import BlueprintSetupState
+from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from connectors.base import Connector, DeliveryMeta
 from connectors.registry import CONNECTORS
 from connectors.woocommerce.connector import is_ping
 from referral_plugin.app import AppServices, app_services
+from referral_plugin.db import make_engine
 from referral_plugin.domain.events import Platform
 from referral_plugin.services.inbox import store_delivery
 
@@ -32,6 +36,7 @@ logger = logging.getLogger(__name__)
 blueprint = Blueprint("webhooks", __name__)
 
 DIRECTORY_KEY = "webhook_shop_directory"
+ENGINE_KEY = "webhook_inbox_engine"
 KEPT_HEADER_PREFIXES = ("x-shopify-", "x-wc-webhook-")
 KEPT_HEADERS = frozenset({"content-type", "user-agent"})
 JSON = "application/json"
@@ -41,6 +46,22 @@ COMPLIANCE_TOPICS = frozenset({"customers/data_request", "customers/redact", "sh
 @blueprint.record_once
 def _attach_directory(state: BlueprintSetupState) -> None:
     state.app.extensions[DIRECTORY_KEY] = ShopDirectory()
+    state.app.extensions[ENGINE_KEY] = _inbox_engine(app_services(state.app))
+
+
+def _inbox_engine(services: AppServices) -> Engine:
+    """The engine the edge stores deliveries with. On PostgreSQL a pool of its own without
+    pre-ping, so storing a delivery is one round trip, not two (a connection found dead, the
+    database having restarted, is retried once on a fresh one in `_store`); one per process
+    and database, however many apps are built. SQLite: the app's engine."""
+    if services.engine.dialect.name != "postgresql":
+        return services.engine
+    return _pool_without_ping(services.settings.database_url)
+
+
+@functools.cache
+def _pool_without_ping(database_url: str) -> Engine:
+    return make_engine(database_url, pool_pre_ping=False, pool_size=2, max_overflow=8)
 
 
 @blueprint.post("/webhooks/shopify")
@@ -91,20 +112,17 @@ def _store_if_authentic(
         return _answer(200, b'{"status":"no_data_held"}')
     if shop is None:
         return _unauthorized("unknown shop or signature does not match")
+    values = {
+        "platform": meta.platform,
+        "shop_id": shop.shop_id,
+        "topic": meta.topic,
+        "dedup_key": connector.delivery_key(meta, body),
+        "webhook_id": meta.webhook_id,
+        "headers": _kept_headers(headers),
+        "body": body,
+    }
     try:
-        # One autocommit statement: durable when it returns, a single database round trip.
-        with services.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            delivery_id, created = store_delivery(
-                conn,
-                platform=meta.platform,
-                shop_id=shop.shop_id,
-                topic=meta.topic,
-                dedup_key=connector.delivery_key(meta, body),
-                webhook_id=meta.webhook_id,
-                headers=_kept_headers(headers),
-                body=body,
-                now=datetime.now(tz=UTC),
-            )
+        delivery_id, created = _store(current_app.extensions[ENGINE_KEY], values)
     except IntegrityError:  # the cached shop was erased meanwhile (shop/redact)
         directory.forget(meta.platform, meta.shop)
         return _unauthorized("unknown shop")
@@ -113,6 +131,20 @@ def _store_if_authentic(
         extra={**_log(meta), "shop_id": shop.shop_id, "delivery_id": delivery_id},
     )
     return _answer(200, b'{"status":"stored"}' if created else b'{"status":"duplicate"}')
+
+
+def _store(engine: Engine, values: dict[str, Any]) -> tuple[int, bool]:
+    """One autocommit statement: durable when it returns, a single database round trip. A
+    pooled connection that turns out dead is discarded and the insert tried once more."""
+    for attempt in (1, 2):
+        try:
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                return store_delivery(conn, **values, now=datetime.now(tz=UTC))
+        except DBAPIError as exc:
+            if attempt == 2 or not exc.connection_invalidated:
+                raise
+            logger.warning("inbox connection was dead: retrying on a fresh one")
+    raise AssertionError("unreachable")
 
 
 def _authentic_shop(

@@ -20,6 +20,7 @@ from referral_plugin.domain.events import Platform
 from referral_plugin.models import WebhookDelivery
 from referral_plugin.services import shops
 from referral_plugin.settings import Settings
+from webhooks.edge import ENGINE_KEY
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 APP_SECRET = "test-api-secret"  # the `settings` fixture's shopify_api_secret
@@ -414,3 +415,26 @@ def test_a_forged_shopify_delivery_is_refused_before_any_database_work(
         app.test_client().post("/webhooks/shopify", data=ORDER_BODY, headers=headers).status_code
         == 401
     )
+
+
+def test_a_dead_inbox_connection_is_replaced_and_the_delivery_stored(
+    app: Flask, client: FlaskClient, shopify_shop: tuple[int, str]
+) -> None:
+    """The edge's PostgreSQL pool has no pre-ping (one round trip per delivery): a connection
+    that died with its server process is discarded and the insert retried once."""
+    engine = app.extensions[ENGINE_KEY]
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite connections do not die with a server process")
+    engine.dispose()
+    with engine.connect() as conn:  # the pool's only connection from now on
+        pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+    with app_services(app).engine.begin() as conn:
+        conn.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})")
+    shop_id, domain = shopify_shop
+
+    answer = client.post(
+        "/webhooks/shopify", data=ORDER_BODY, headers=shopify_headers(domain, ORDER_BODY)
+    )
+
+    assert (answer.status_code, answer.json) == (200, {"status": "stored"})
+    assert len(stored(app, shop_id)) == 1
