@@ -66,6 +66,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     """
     # Blueprints import `app_services` from here, so they are imported when the app is built.
     from referral_plugin.api import admin, errors, health
+    from referral_plugin.api import compliance as compliance_api
+    from referral_plugin.web import shopify_install, woocommerce_connect
     from webhooks import edge as webhooks
 
     settings = settings or Settings.from_env()
@@ -79,7 +81,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     errors.register_error_handlers(app)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(admin.blueprint)
+    app.register_blueprint(compliance_api.blueprint)
     app.register_blueprint(webhooks.blueprint)
+    app.register_blueprint(woocommerce_connect.blueprint)
+    app.register_blueprint(shopify_install.blueprint)
     logger.info(
         "app created", extra={"environment": settings.environment, "dialect": _dialect(settings)}
     )

@@ -11,12 +11,10 @@ import argparse
 import logging
 import os
 import re
-import secrets
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
@@ -24,10 +22,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 
 from connectors.shopify.shop_domain import valid_shop_domain
-from connectors.woocommerce.rest_client import WooCommerceRestClient
-from connectors.woocommerce.store_url import normalize_store_url
-from connectors.woocommerce.webhooks_api import WEBHOOK_SECRET_KEY, ensure_webhooks, verify_keys
-from referral_plugin import migrations
+from connectors.woocommerce.store_url import StoreUrlError, checked_store_url
+from referral_plugin import migrations, woocommerce_connect
 from referral_plugin.app import (
     AppServices,
     app_services,
@@ -38,7 +34,6 @@ from referral_plugin.app import (
 from referral_plugin.cli_rewards import add_reward_parsers
 from referral_plugin.cli_worker import add_worker_parsers
 from referral_plugin.domain.events import Platform
-from referral_plugin.domain.store import StoreClientError
 from referral_plugin.errors import NotFound, ValidationError
 from referral_plugin.models import Shop
 from referral_plugin.services import shops
@@ -46,7 +41,6 @@ from referral_plugin.settings import Settings, SettingsError
 
 USAGE_ERROR = 2
 SHOPIFY_TOKEN_PREFIXES = ("shpat_", "shpca_", "shppa_")
-LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 CURRENCY = re.compile(r"^[A-Z]{3}$")
 
 Handler = Callable[[argparse.Namespace, Settings], int]
@@ -136,7 +130,7 @@ def add_shop_parsers(commands: Any) -> None:
     woocommerce.add_argument("--url", required=True, help="https://store.example.com")
     woocommerce.add_argument("--key", required=True, help="REST API consumer key (ck_...)")
     woocommerce.add_argument("--secret", required=True, help="REST API consumer secret (cs_...)")
-    woocommerce.add_argument("--currency", default="USD", help="ISO 4217 code (default USD)")
+    woocommerce.add_argument("--currency", help="ISO 4217 code (default: the store's currency)")
     woocommerce.add_argument("--name")
     woocommerce.add_argument(
         "--skip-verify", action="store_true", help="save the keys without calling the store"
@@ -241,64 +235,44 @@ def add_shopify_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def add_woocommerce_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Verify the keys, ensure the webhooks, save the store (`woocommerce_connect`, the same
+    path as the key flow's callback)."""
     url = store_url(args.url)
-    if not args.key.strip().startswith("ck_"):
+    key, secret = args.key.strip(), args.secret.strip()
+    if not key.startswith("ck_"):
         raise CommandError("--key must be a WooCommerce REST API consumer key starting with ck_")
-    if not args.secret.strip().startswith("cs_"):
+    if not secret.startswith("cs_"):
         raise CommandError(
             "--secret must be a WooCommerce REST API consumer secret starting with cs_"
         )
-    key, secret = args.key.strip(), args.secret.strip()
-    rest = WooCommerceRestClient(url, key, secret)
-    if args.skip_verify:
-        print("Keys NOT verified (--skip-verify): the store was not called.")
-    else:
-        call_store(lambda: verify_keys(rest))
-    webhook_secret = existing_credentials(settings, url).get(WEBHOOK_SECRET_KEY)
-    new_secret = webhook_secret is None
-    webhook_secret = webhook_secret or secrets.token_urlsafe(32)
-    credentials = {
-        "consumer_key": key,
-        "consumer_secret": secret,
-        WEBHOOK_SECRET_KEY: webhook_secret,
-    }
-    status = save_shop(settings, Platform.WOOCOMMERCE, url, args, credentials)
-    if args.skip_webhooks:
-        print("Webhooks NOT created (--skip-webhooks): run the command again without it.")
-        return status
-    delivery_url = settings.public_base_url.rstrip("/") + "/webhooks/woocommerce"
-    ids = call_store(
-        lambda: ensure_webhooks(rest, delivery_url, webhook_secret, force_secret=new_secret),
-        after="; the shop is saved: run the command again to create its webhooks",
-    )
-    print(f"Webhooks {', '.join(map(str, ids))} deliver to {delivery_url}.")
-    if not delivery_url.startswith("https://"):
-        print("warning: WooCommerce delivers only to public addresses: set PUBLIC_BASE_URL.")
-    return status
-
-
-def call_store(call: Callable[[], Any], after: str = "") -> Any:
-    """Run a store call; a failure becomes a one-line CommandError saying what to do."""
-    try:
-        return call()
-    except StoreClientError as error:
-        hint = ""
-        if error.status in (401, 403):
-            hint = "; check --key and --secret (read_write keys of a store manager)"
-        raise CommandError(f"{error}{hint}{after}") from error
-
-
-def existing_credentials(settings: Settings, url: str) -> dict[str, str]:
-    """The saved credentials of the WooCommerce store at `url` ({} when it is new)."""
+    currency = None if args.currency is None else checked_currency(args.currency)
     services = open_services(settings)
     try:
-        with services.sessions.begin() as session:
-            shop = shops.find_shop(session, Platform.WOOCOMMERCE, url)
-            return shops.shop_credentials(shop, services.box) if shop is not None else {}
-    except ValueError as exc:
-        raise CommandError("the saved keys cannot be decrypted: check ENCRYPTION_KEY") from exc
+        connected = woocommerce_connect.connect_store(
+            services, store_url=url, consumer_key=key, consumer_secret=secret, now=utc_now(),
+            currency=currency, name=args.name, verify=not args.skip_verify,
+            create_webhooks=not args.skip_webhooks,
+        )  # fmt: skip
+    except woocommerce_connect.ConnectFailed as error:
+        hint = "; check --key and --secret (read_write keys of a store manager)"
+        raise CommandError(
+            f"{error.message}{hint if error.status in (401, 403) else ''}; nothing was saved"
+        ) from error
     finally:
         services.engine.dispose()
+    if args.skip_verify:
+        print("Keys NOT verified (--skip-verify): the store was not called.")
+    saved = f"woocommerce {connected.store_url} ({connected.currency})"
+    print(f"Shop {connected.shop_id} saved: {saved}.")
+    print(f"Issue its admin API token with: referral-plugin shop token --id {connected.shop_id}")
+    if args.skip_webhooks:
+        print("Webhooks NOT created (--skip-webhooks): run the command again without it.")
+        return 0
+    ids = ", ".join(map(str, connected.webhook_ids))
+    print(f"Webhooks {ids} deliver to {connected.delivery_url}.")
+    if not connected.delivery_url.startswith("https://"):
+        print("warning: WooCommerce delivers only to public addresses: set PUBLIC_BASE_URL.")
+    return 0
 
 
 def save_shop(
@@ -308,11 +282,7 @@ def save_shop(
     args: argparse.Namespace,
     credentials: dict[str, str],
 ) -> int:
-    currency = args.currency.strip().upper()
-    if not CURRENCY.fullmatch(currency):
-        raise CommandError(
-            f"--currency must be a 3-letter ISO 4217 code such as USD, got {args.currency!r}"
-        )
+    currency = checked_currency(args.currency)
     services = open_services(settings)
     with services.sessions.begin() as session:
         shop = shops.add_shop(
@@ -369,17 +339,18 @@ def open_services(settings: Settings) -> AppServices:
 
 
 def store_url(raw: str) -> str:
-    """A WooCommerce store's canonical base URL (the form webhooks are matched against):
-    https, or http only on this machine; no query, fragment or credentials."""
-    parts = urlsplit(raw.strip())
-    canonical = normalize_store_url(raw)
-    if canonical is None or parts.query or parts.fragment:
-        raise CommandError(
-            f"--url must be the store's address like https://store.example.com, got {raw!r}"
-        )
-    if canonical.startswith("http://") and (parts.hostname or "") not in LOCAL_HOSTS:
-        raise CommandError("--url must use https (WooCommerce sends keys only over https)")
-    return canonical
+    """A WooCommerce store's canonical base URL (the form webhooks are matched against)."""
+    try:
+        return checked_store_url(raw)
+    except StoreUrlError as exc:
+        raise CommandError(f"--url: {exc}") from exc
+
+
+def checked_currency(raw: str) -> str:
+    currency = raw.strip().upper()
+    if not CURRENCY.fullmatch(currency):
+        raise CommandError(f"--currency must be a 3-letter ISO 4217 code such as USD, got {raw!r}")
+    return currency
 
 
 def dialect_name(settings: Settings) -> str:

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from connectors.base import Connector
 from connectors.registry import CONNECTORS
-from referral_plugin import store_jobs
+from referral_plugin import store_jobs, subscription_jobs
 from referral_plugin.app import AppServices, build_services
 from referral_plugin.domain.events import Platform
 from referral_plugin.inbox_worker import drain_inbox
@@ -117,6 +117,11 @@ JOBS: tuple[ScheduledJob, ...] = (
         name="reconcile_orders",
         run=store_jobs.reconcile_orders,
         interval_seconds=lambda settings: settings.reconcile_interval_seconds,
+    ),
+    ScheduledJob(
+        name="ensure_webhooks",
+        run=subscription_jobs.ensure_webhook_subscriptions,
+        interval_seconds=lambda settings: settings.webhook_check_interval_seconds,
     ),
     ScheduledJob(
         name="send_outbox",

@@ -18,6 +18,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 DEFAULT_SHOPIFY_API_VERSION = "2026-01"
+# What the GraphQL documents of `connectors/shopify` need (discounts, orders, customer tags,
+# store credit); `shopify.app.toml` declares the same list (a test keeps them equal).
+DEFAULT_SHOPIFY_SCOPES = (
+    "read_orders,read_discounts,write_discounts,read_customers,write_customers,"
+    "write_store_credit_account_transactions"
+)
+SHOPIFY_SHOP_ORIGIN = "https://{shop}"  # where a shop's OAuth and Admin API endpoints live
 
 
 class SettingsError(RuntimeError):
@@ -36,6 +43,10 @@ class Settings:
     shopify_api_secret: str | None = field(default=None, repr=False)
     shopify_previous_api_secret: str | None = field(default=None, repr=False)
     shopify_api_version: str = DEFAULT_SHOPIFY_API_VERSION
+    shopify_scopes: str = DEFAULT_SHOPIFY_SCOPES  # comma-separated access scopes
+    # `{shop}` becomes the myshopify domain. Only tests and local fakes change it (a plain
+    # http://127.0.0.1:PORT serves one fake shop); production refuses anything else.
+    shopify_shop_origin: str = SHOPIFY_SHOP_ORIGIN
     smtp_url: str | None = field(default=None, repr=False)
     webhook_max_body_bytes: int = 2 * 1024 * 1024
     reward_hold_days_default: int = 30
@@ -49,6 +60,7 @@ class Settings:
     issue_interval_seconds: int = 60  # issue approved / revoke reversed rewards in the store
     reconcile_interval_seconds: int = 900  # read back recently updated orders per shop
     outbox_interval_seconds: int = 30  # send queued emails
+    webhook_check_interval_seconds: int = 3600  # re-activate / recreate store webhooks
 
     @property
     def is_production(self) -> bool:
@@ -98,6 +110,9 @@ class Settings:
             shopify_api_secret=env.get("SHOPIFY_API_SECRET") or None,
             shopify_previous_api_secret=env.get("SHOPIFY_PREVIOUS_API_SECRET") or None,
             shopify_api_version=env.get("SHOPIFY_API_VERSION") or DEFAULT_SHOPIFY_API_VERSION,
+            shopify_scopes=_scopes(env.get("SHOPIFY_SCOPES") or DEFAULT_SHOPIFY_SCOPES),
+            shopify_shop_origin=env.get("SHOPIFY_SHOP_ORIGIN", "").strip().rstrip("/")
+            or SHOPIFY_SHOP_ORIGIN,
             smtp_url=env.get("SMTP_URL") or None,
             webhook_max_body_bytes=_int(env, "WEBHOOK_MAX_BODY_BYTES", 2 * 1024 * 1024),
             mature_interval_seconds=_int(env, "MATURE_INTERVAL_SECONDS", 60),
@@ -110,6 +125,7 @@ class Settings:
             issue_interval_seconds=_int(env, "ISSUE_INTERVAL_SECONDS", 60),
             reconcile_interval_seconds=_int(env, "RECONCILE_INTERVAL_SECONDS", 900),
             outbox_interval_seconds=_int(env, "OUTBOX_INTERVAL_SECONDS", 30),
+            webhook_check_interval_seconds=_int(env, "WEBHOOK_CHECK_INTERVAL_SECONDS", 3600),
         )
         settings.validate()
         return settings
@@ -141,6 +157,33 @@ class Settings:
             raise SettingsError(
                 f"SHOPIFY_API_VERSION must look like 2026-01, got {self.shopify_api_version!r}"
             )
+        self._validate_shopify_install()
+
+    def _validate_shopify_install(self) -> None:
+        scopes = self.shopify_scopes.split(",")
+        if not all(scope and _SCOPE_CHARS.issuperset(scope) for scope in scopes):
+            raise SettingsError(
+                "SHOPIFY_SCOPES must be comma-separated access scopes such as "
+                f"read_orders,write_discounts; got {self.shopify_scopes!r}"
+            )
+        origin = urlsplit(self.shopify_shop_origin.replace("{shop}", "shop.myshopify.com"))
+        if origin.scheme not in {"http", "https"} or not origin.netloc or origin.path:
+            raise SettingsError(
+                f"SHOPIFY_SHOP_ORIGIN must be an origin such as {SHOPIFY_SHOP_ORIGIN}, got "
+                f"{self.shopify_shop_origin!r}"
+            )
+        if self.is_production and self.shopify_shop_origin != SHOPIFY_SHOP_ORIGIN:
+            raise SettingsError(
+                f"SHOPIFY_SHOP_ORIGIN must be {SHOPIFY_SHOP_ORIGIN} in production (unset it)"
+            )
+
+
+_SCOPE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz_")
+
+
+def _scopes(raw: str) -> str:
+    """`read_orders, write_discounts` → `read_orders,write_discounts` (blank entries dropped)."""
+    return ",".join(part.strip().lower() for part in raw.split(",") if part.strip())
 
 
 def normalize_database_url(url: str) -> str:

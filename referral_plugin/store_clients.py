@@ -1,10 +1,13 @@
 """A StoreClient for one shop, from the literal registry in `connectors.registry` (an edge module:
-services receive the client as an argument and never import connectors)."""
+services receive the client as an argument and never import connectors).
+
+A Shopify shop's expiring offline token is refreshed here, before the client is built
+(`shopify_tokens.fresh_credentials`: serialized per shop, revoked grants stop all calls)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from connectors.registry import STORE_CLIENT_FACTORIES, StoreClientFactory
 from referral_plugin.app import AppServices
@@ -18,6 +21,7 @@ from referral_plugin.domain.store import (
 )
 from referral_plugin.models import Shop, ShopStatus
 from referral_plugin.services.shops import shop_credentials
+from referral_plugin.shopify_tokens import fresh_credentials
 
 ClientFor = Callable[[Shop, AppServices], StoreClient]
 
@@ -26,18 +30,25 @@ def store_client_for(
     shop: Shop,
     services: AppServices,
     factories: Mapping[Platform, StoreClientFactory] = STORE_CLIENT_FACTORIES,
+    *,
+    clock: Callable[[], datetime] | None = None,
 ) -> StoreClient:
     """The shop's StoreClient. Raises StoreUnavailable when the shop is uninstalled, has no
-    usable credentials, or its platform has no client yet."""
+    usable credentials (a revoked Shopify grant included), or its platform has no client
+    yet. A Shopify token close to expiry is refreshed first (`clock`: now, for the margin)."""
     if shop.status is not ShopStatus.ACTIVE:
         raise StoreUnavailable(f"shop {shop.id} is {shop.status}")
     factory = factories.get(shop.platform)
     if factory is None:
         raise StoreUnavailable(f"no store client for {shop.platform} yet")
-    try:
-        credentials = shop_credentials(shop, services.box)
-    except ValueError as exc:
-        raise StoreUnavailable("the shop's credentials cannot be decrypted") from exc
+    if shop.platform is Platform.SHOPIFY:
+        now = clock() if clock is not None else datetime.now(tz=UTC)
+        credentials = fresh_credentials(shop, services, now=now)
+    else:
+        try:
+            credentials = shop_credentials(shop, services.box)
+        except ValueError as exc:
+            raise StoreUnavailable("the shop's credentials cannot be decrypted") from exc
     if not credentials:
         raise StoreUnavailable("the shop has no store credentials")
     return factory(shop.domain, credentials, services.settings)

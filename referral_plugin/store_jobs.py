@@ -7,30 +7,41 @@ and no transaction stays open across a whole run of store calls. The `session` t
 passes is left unused and never connects: on SQLite it would take the single write lock that
 the per-shop transactions need. A shop that fails unexpectedly is logged and the others still
 run; the job then raises `ShopsFailed` so `run_job` records the run as failed.
+
+Jobs that visit every shop on a timer (reconcile orders; ensure webhook subscriptions in
+`subscription_jobs`) first take the shop's lease (`services.shop_leases`), so with several
+workers one store is read by one worker at a time, and each shop's last outcome is kept.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from referral_plugin.app import AppServices
+from referral_plugin.domain.events import Platform
 from referral_plugin.domain.lifecycle import RewardStatus
 from referral_plugin.domain.store import StoreClientError
 from referral_plugin.mailer import mailer_from_settings
 from referral_plugin.models import RevokeState, Reward, Shop, ShopStatus
-from referral_plugin.services import issuing, outbox, reconciliation
+from referral_plugin.services import issuing, outbox, reconciliation, shop_leases
+from referral_plugin.services.deliveries import describe_error
 from referral_plugin.services.store_failures import is_throttle, pause_shop, throttle_pause
 from referral_plugin.store_clients import ClientFor, client_or_unavailable, store_client_for
 
 logger = logging.getLogger(__name__)
 
 ShopWork = Callable[[Session, Shop], int]
+# A shop's lease outlives any sane run for it (three retried 30 s reads per page, a few pages);
+# a worker killed mid-way frees the shop after this.
+SHOP_LEASE = timedelta(minutes=15)
 
 
 class ShopsFailed(RuntimeError):
@@ -127,38 +138,80 @@ def reconcile_orders(
 ) -> int:
     """Feed each installed shop's recently updated orders into the inbox; returns how many new
     deliveries were stored. A store error leaves that shop's watermark (its transaction rolls
-    back) and is logged; a throttle pauses the shop. Shops without a client are skipped."""
-    with services.sessions.begin() as listing:
-        shop_ids = list(
-            listing.scalars(select(Shop.id).where(_callable_shop(now)).order_by(Shop.id))
-        )
+    back), is logged and recorded on the shop's lease; a throttle pauses the shop. Shops without
+    a client are skipped; a shop another worker is reconciling is skipped too (its lease)."""
     total = 0
-    for shop_id in shop_ids:
-        total += _reconcile_one(services, shop_id, now, client_for)
+    for shop_id in callable_shop_ids(services, now):
+        try:
+            total += run_leased(
+                services, shop_id, "reconcile_orders", now,
+                lambda shop_id=shop_id: _reconcile_one(services, shop_id, now, client_for),
+            ) or 0  # fmt: skip
+        except StoreClientError as error:
+            note_store_error(services, shop_id, now, error, "reconcile skipped")
     return total
+
+
+def note_store_error(
+    services: AppServices, shop_id: int, now: datetime, error: StoreClientError, what: str
+) -> None:
+    """Log a store error of one shop (never its message: it may name the store's URL with
+    keys over plain http); a throttle pauses the shop for every worker."""
+    logger.warning(
+        what, extra={"shop_id": shop_id, "status": error.status, "error_code": error.code}
+    )
+    if is_throttle(error):
+        with services.sessions.begin() as pause_session:
+            pause_shop(pause_session, shop_id, now + throttle_pause(error))
+
+
+def callable_shop_ids(
+    services: AppServices, now: datetime, platform: Platform | None = None
+) -> list[int]:
+    """Installed shops that did not ask us to wait (of `platform`, when given), by id."""
+    query = select(Shop.id).where(_callable_shop(now)).order_by(Shop.id)
+    if platform is not None:
+        query = query.where(Shop.platform == platform)
+    with services.sessions.begin() as listing:
+        return list(listing.scalars(query))
+
+
+def run_leased(
+    services: AppServices, shop_id: int, job: str, now: datetime, work: Callable[[], int]
+) -> int | None:
+    """Run `work` holding the shop's lease for `job`; None when another worker holds it. The
+    outcome is recorded on the lease; an exception from `work` is recorded, then raised."""
+    worker = lease_holder()
+    with services.sessions.begin() as claiming:
+        if not shop_leases.claim_shop(
+            claiming, shop_id, job, worker=worker, now=now, lease=SHOP_LEASE
+        ):
+            return None
+    error: str | None = None
+    try:
+        return work()
+    except Exception as exc:
+        error = describe_error(exc)
+        raise
+    finally:
+        with services.sessions.begin() as releasing:
+            shop_leases.release_shop(releasing, shop_id, job, worker=worker, now=now, error=error)
+
+
+def lease_holder() -> str:
+    """`hostname:pid`, as the worker records its other claims."""
+    return f"{socket.gethostname()}:{os.getpid()}"[-64:]
 
 
 def _reconcile_one(
     services: AppServices, shop_id: int, now: datetime, client_for: ClientFor
 ) -> int:
-    try:
-        with services.sessions.begin() as shop_session:
-            shop = shop_session.get(Shop, shop_id)
-            if shop is None:
-                return 0
-            client = client_for(shop, services)
-            return reconciliation.reconcile_shop(
-                shop_session, shop_id=shop_id, client=client, now=now
-            )
-    except StoreClientError as error:
-        logger.warning(
-            "reconcile skipped",
-            extra={"shop_id": shop_id, "status": error.status, "error_code": error.code},
-        )
-        if is_throttle(error):
-            with services.sessions.begin() as pause_session:
-                pause_shop(pause_session, shop_id, now + throttle_pause(error))
-        return 0
+    with services.sessions.begin() as shop_session:
+        shop = shop_session.get(Shop, shop_id)
+        if shop is None:
+            return 0
+        client = client_for(shop, services)
+        return reconciliation.reconcile_shop(shop_session, shop_id=shop_id, client=client, now=now)
 
 
 @cache

@@ -1,6 +1,7 @@
 """A local Shopify `graphql.json` that executes our documents against the real 2026-01 schema,
 with an access-token check, a leaky cost bucket, THROTTLED/429/503 faults, TAKEN user errors,
-code lookups, asynchronous bulk code creation and paginated orders."""
+code lookups, asynchronous bulk code creation and paginated orders; plus the shop's OAuth
+endpoints (`tests/shopify_fake_oauth.py`: grant page, code, refresh and token exchange)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,12 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from graphql import GraphQLSchema, build_schema, graphql_sync, parse
 from graphql.language import OperationDefinitionNode
+
+from tests.shopify_fake_oauth import FakeShopifyOAuth
 
 SDL = Path(__file__).resolve().parent / "fixtures" / "shopify" / "admin-2026-01.graphql"
 TOKEN = "shpat_test_token"
@@ -75,6 +79,14 @@ class FakeShopify:
     throttled: int = 0
     reject_next: dict[str, Any] | None = None  # a userError for the next discount create
     available: float | None = None
+    oauth: FakeShopifyOAuth = field(default_factory=FakeShopifyOAuth)
+    shop_info: dict[str, Any] = field(
+        default_factory=lambda: {
+            "currencyCode": "EUR",
+            "name": "Demo Store",
+            "email": "owner@demo-store.example",
+        }
+    )
     _restored_at: float | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -82,7 +94,7 @@ class FakeShopify:
 
     def handle(self, token: str | None, body: bytes) -> tuple[int, dict[str, str], Any, float]:
         """(status, headers, JSON body, delay before answering) for one POST."""
-        if token != TOKEN:
+        if token != TOKEN and not self.oauth.access_token_valid(token):
             return 401, {}, {"errors": "[API] Invalid API key or access token"}, 0.0
         with self._lock:
             fault = self.faults.popleft() if self.faults else Fault()
@@ -145,6 +157,7 @@ class FakeShopify:
 
     def _root(self) -> dict[str, Any]:
         return {
+            "shop": lambda _info: dict(self.shop_info),
             "discountCodeBasicCreate": lambda _info, basicCodeDiscount: self._create(
                 "DiscountCodeBasic", basicCodeDiscount
             ),
@@ -304,16 +317,29 @@ def serving(fake: FakeShopify) -> Iterator[str]:
     """Serve `fake` on 127.0.0.1; yields its graphql.json URL."""
 
     class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if urlsplit(self.path).path != "/admin/oauth/authorize":
+                self._send(404, {}, b"not found", "text/plain")
+                return
+            self._send(200, {}, fake.oauth.grant_page().encode(), "text/html")
+
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length)
+            if urlsplit(self.path).path == "/admin/oauth/access_token":
+                status, answer = fake.oauth.token(_form_or_json(raw, self.headers))
+                self._send(status, {}, json.dumps(answer).encode(), "application/json")
+                return
             token = self.headers.get("X-Shopify-Access-Token")
-            status, headers, payload, delay = fake.handle(token, self.rfile.read(length))
+            status, headers, payload, delay = fake.handle(token, raw)
             if delay:
                 time.sleep(delay)
-            body = json.dumps(payload).encode()
+            self._send(status, headers, json.dumps(payload).encode(), "application/json")
+
+        def _send(self, status: int, headers: dict[str, str], body: bytes, kind: str) -> None:
             try:
                 self.send_response(status)
-                for name, value in {**headers, "Content-Type": "application/json"}.items():
+                for name, value in {**headers, "Content-Type": kind}.items():
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -335,6 +361,23 @@ def serving(fake: FakeShopify) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def origin_of(url: str) -> str:
+    """`http://127.0.0.1:PORT` of a URL `serving` yielded (the fake shop's origin)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _form_or_json(raw: bytes, headers: Any) -> dict[str, Any]:
+    """The token request's fields: Shopify takes JSON or a form body."""
+    if (headers.get("Content-Type") or "").startswith("application/json"):
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            return {}
+        return body if isinstance(body, dict) else {}
+    return dict(parse_qsl(raw.decode()))
 
 
 def graphql_order(

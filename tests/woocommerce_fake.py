@@ -14,6 +14,16 @@ delete without force), orders (`modified_after` in the site's timezone unless
 `dates_are_gmt`, `per_page` 1-100, `X-WP-Total` / `X-WP-TotalPages`). Faults are scripted:
 `fail_next` answers an error (429 with Retry-After, 500...) and `stall_next` does the work
 then answers too late for the client's read timeout (a lost response).
+
+Beyond the REST API, the store behaves like WooCommerce towards our app (see
+`woocommerce_fake_outbound.py`): `/wc-auth/v1/authorize` creates a key, POSTs it as JSON to the
+https callback and redirects to `return_url` with `success=1` (or `success=0` when
+`approve_auth` is False; a logged-in administrator approving at once stands in for the login
+and grant screens); orders created, updated or refunded through the API are delivered to the
+active webhooks of their topic, signed and shaped like WooCommerce's, a failing delivery
+counted and the webhook disabled on the 7th failure in a row; a new webhook gets the unsigned
+ping. Our public https address is reached through `outbound` (public prefix → local URL), as a
+TLS-terminating proxy in front of the app would.
 """
 
 from __future__ import annotations
@@ -39,8 +49,11 @@ from urllib.parse import quote
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
+from tests.woocommerce_fake_outbound import AUTHORIZE_PATH, Outbound, authorize
+
 PREFIX = "/wp-json/wc/v3/"
 BATCH_LIMIT = 100
+MAX_FAILURES = 5  # woocommerce_max_webhook_delivery_failures: disabled when count > 5
 TOPIC = re.compile(r"^(coupon|customer|order|product)\.(created|updated|deleted|restored)$")
 Handler = Callable[[Request, re.Match[str]], Response]
 
@@ -71,8 +84,14 @@ class FakeWooCommerce:
         consumer_key: str = "ck_fake_key",
         consumer_secret: str = "cs_fake_secret",  # noqa: S107 - a test key
         site_offset: timedelta = timedelta(hours=-3),
+        outbound: dict[str, str] | None = None,
     ) -> None:
         self.consumer_key, self.consumer_secret = consumer_key, consumer_secret
+        self.keys: dict[str, tuple[str, str]] = {consumer_key: (consumer_secret, "read_write")}
+        self.outbound = Outbound(dict(outbound or {}))
+        self.approve_auth = True
+        self.currency, self.admin_email = "USD", "owner@store.example.com"
+        self.webhook_failures: dict[int, int] = {}
         self.site_offset = site_offset
         self.coupons: dict[int, dict[str, Any]] = {}
         self.webhooks: dict[int, dict[str, Any]] = {}
@@ -100,6 +119,11 @@ class FakeWooCommerce:
             ("PUT", re.compile(r"webhooks/(\d+)"), self._webhook_update),
             ("DELETE", re.compile(r"webhooks/(\d+)"), self._webhook_delete),
             ("GET", re.compile(r"orders"), self._orders_list),
+            ("POST", re.compile(r"orders"), self._order_create),
+            ("GET", re.compile(r"orders/(\d+)"), self._order_get),
+            ("PUT", re.compile(r"orders/(\d+)"), self._order_update),
+            ("POST", re.compile(r"orders/(\d+)/refunds"), self._refund_create),
+            ("GET", re.compile(r"settings/(general|email)/([a-z_]+)"), self._setting),
         ]
 
     # --- lifecycle and scripting ---------------------------------------------------------
@@ -165,6 +189,16 @@ class FakeWooCommerce:
 
     @Request.application
     def _wsgi(self, request: Request) -> Response:
+        later: list[Callable[[], None]] = []
+        request.environ["fake.later"] = later
+        response = self._answer(request)
+        for send in later:  # deliveries and pings, outside the lock, before we answer
+            send()
+        return response
+
+    def _answer(self, request: Request) -> Response:
+        if request.path.rstrip("/") == AUTHORIZE_PATH:
+            return authorize(self, request)
         if not request.path.startswith(PREFIX):
             return Response("<html>Not Found</html>", 404, content_type="text/html")
         endpoint = request.path[len(PREFIX) :]
@@ -173,6 +207,9 @@ class FakeWooCommerce:
         problem = self._oauth_problem(request)
         if problem:
             return error(401, "woocommerce_rest_authentication_error", problem)
+        if request.method != "GET" and self._permissions(request) == "read":
+            message = "The API key provided does not have write permissions."
+            return error(401, "woocommerce_rest_authentication_error", message)
         fault = self._take_fault(request.method, endpoint)
         if fault is not None and not fault.stall:
             headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
@@ -203,7 +240,7 @@ class FakeWooCommerce:
     def _oauth_problem(self, request: Request) -> str | None:
         params = request.args.to_dict()
         signature = params.pop("oauth_signature", "")
-        if params.get("oauth_consumer_key") != self.consumer_key:
+        if params.get("oauth_consumer_key") not in self.keys:
             return "Consumer key is invalid."
         if abs(time.time() - int(params.get("oauth_timestamp", "0"))) > 15 * 60:
             return "Invalid timestamp."
@@ -219,11 +256,32 @@ class FakeWooCommerce:
         pairs = [(_encode(k), _encode(v)) for k, v in sorted(params.items())]
         base = quote(f"http://{request.host}{request.path}", safe="")
         signed = f"{request.method}&{base}&" + "%26".join(f"{k}%3D{v}" for k, v in pairs)
-        key = f"{self.consumer_secret}&".encode()
+        key = f"{self.keys[params['oauth_consumer_key']][0]}&".encode()
         expected = base64.b64encode(hmac.new(key, signed.encode(), algorithm).digest()).decode()
         if not hmac.compare_digest(expected, signature):
             return "Invalid signature - provided signature does not match."
         return None
+
+    def _permissions(self, request: Request) -> str:
+        return self.keys[request.args["oauth_consumer_key"]][1]
+
+    def later(self, request: Request, send: Callable[[], None]) -> None:
+        """Run `send` after the handler, outside the lock (it talks to our app)."""
+        request.environ["fake.later"].append(send)
+
+    def add_key(self, permissions: str) -> tuple[str, str]:
+        key, secret = "ck_" + secrets.token_hex(20), "cs_" + secrets.token_hex(20)
+        self.keys[key] = (secret, permissions)
+        return key, secret
+
+    def touch_order(self, order_id: int, *, modified: datetime, **fields: Any) -> None:
+        """Change an order behind the API's back (an admin edit): no webhook."""
+        order = self._order(order_id)
+        assert order is not None
+        order.update(fields)
+        order.update(
+            date_modified=local_iso(modified, self.site_offset), date_modified_gmt=utc_iso(modified)
+        )
 
     # --- coupons ---------------------------------------------------------------------------
 
@@ -308,6 +366,8 @@ class FakeWooCommerce:
             delivery_url=data["delivery_url"],
             status=data.get("status", "active"),
         )
+        if hook["status"] == "active":
+            self.later(request, lambda: self.outbound.ping(hook))
         return json_response(hook, 201)
 
     def _webhook_update(self, request: Request, match: re.Match[str]) -> Response:
@@ -320,6 +380,8 @@ class FakeWooCommerce:
         if "secret" in data:
             self.webhook_secrets[hook["id"]] = data["secret"]
         hook.update({k: data[k] for k in ("name", "topic", "delivery_url", "status") if k in data})
+        if data.get("status") == "active":
+            self.webhook_failures[hook["id"]] = 0
         return json_response(hook)
 
     def _webhook_delete(self, request: Request, match: re.Match[str]) -> Response:
@@ -346,6 +408,98 @@ class FakeWooCommerce:
         if request.args.get("order", "desc") == "desc":
             orders.reverse()
         return page_of(orders, request)
+
+    def _order(self, order_id: int) -> dict[str, Any] | None:
+        return next((order for order in self.orders if order["id"] == order_id), None)
+
+    def _order_get(self, request: Request, match: re.Match[str]) -> Response:
+        order = self._order(int(match.group(1)))
+        if order is None:
+            return error(404, "woocommerce_rest_shop_order_invalid_id", "Invalid ID.")
+        return json_response(order)
+
+    def _order_create(self, request: Request, match: re.Match[str]) -> Response:
+        data = request.get_json()
+        email = str((data.get("billing") or {}).get("email") or "")
+        coupons = []
+        for line in data.get("coupon_lines") or []:
+            coupon = self._live_coupon(str(line.get("code") or ""))
+            if coupon is None:
+                message = f'Coupon "{str(line.get("code")).lower()}" does not exist!'
+                return error(400, "woocommerce_rest_invalid_coupon", message)
+            if coupon["email_restrictions"] and email.lower() not in coupon["email_restrictions"]:
+                return error(400, "woocommerce_rest_invalid_coupon", "Coupon is not valid.")
+            coupons.append(coupon)
+        order = new_order(next(self._ids), self.site_offset, data, coupons)
+        for coupon in coupons:
+            coupon["usage_count"] += 1
+            coupon["used_by"].append(email)
+        self.orders.append(order)
+        self._fire(request, "order.created", order["id"])
+        return json_response(order, 201)
+
+    def _order_update(self, request: Request, match: re.Match[str]) -> Response:
+        order = self._order(int(match.group(1)))
+        if order is None:
+            return error(404, "woocommerce_rest_shop_order_invalid_id", "Invalid ID.")
+        data = request.get_json()
+        now = datetime.now(tz=UTC)
+        if "status" in data:
+            order["status"] = data["status"]
+        paid = data.get("set_paid") or order["status"] in ("processing", "completed")
+        if paid and not order.get("date_paid_gmt"):
+            order.update(date_paid=local_iso(now, self.site_offset), date_paid_gmt=utc_iso(now))
+        order.update(date_modified=local_iso(now, self.site_offset), date_modified_gmt=utc_iso(now))
+        self._fire(request, "order.updated", order["id"])
+        return json_response(order)
+
+    def _refund_create(self, request: Request, match: re.Match[str]) -> Response:
+        order = self._order(int(match.group(1)))
+        if order is None:
+            return error(404, "woocommerce_rest_shop_order_invalid_id", "Invalid ID.")
+        amount = Decimal(str(request.get_json().get("amount") or order["total"]))
+        refunded = sum((-Decimal(r["total"]) for r in order["refunds"]), Decimal(0))
+        if amount <= 0 or refunded + amount > Decimal(order["total"]):
+            return error(400, "woocommerce_rest_cannot_create_order_refund", "Invalid amount.")
+        refund = {"id": next(self._ids), "reason": "", "total": f"-{_money(amount)}"}
+        order["refunds"].append(refund)
+        now = datetime.now(tz=UTC)
+        if refunded + amount == Decimal(order["total"]):
+            order["status"] = "refunded"
+        order.update(date_modified=local_iso(now, self.site_offset), date_modified_gmt=utc_iso(now))
+        self._fire(request, "order.updated", order["id"])  # woocommerce_order_refunded
+        return json_response({"id": refund["id"], "amount": _money(amount), "reason": ""}, 201)
+
+    def _fire(self, request: Request, topic: str, order_id: int) -> None:
+        """Queue a delivery to every active webhook of `topic`; the body is built when sent."""
+        for hook in list(self.webhooks.values()):
+            if hook["topic"] == topic and hook["status"] == "active":
+                self.later(request, lambda hook=hook: self.deliver(hook, order_id))
+
+    def deliver(self, hook: dict[str, Any], order_id: int) -> int | None:
+        """Send one delivery now, then count it as WooCommerce's `log_delivery` does."""
+        with self._lock:
+            order = json.loads(json.dumps(self._order(order_id)))
+            secret = self.webhook_secrets[hook["id"]]
+        status = self.outbound.deliver(hook, order, secret, self.url)
+        with self._lock:
+            if status is not None and 200 <= status < 303:
+                self.webhook_failures[hook["id"]] = 0
+            elif self.webhook_failures.get(hook["id"], 0) > MAX_FAILURES:
+                hook["status"] = "disabled"
+            else:
+                self.webhook_failures[hook["id"]] = self.webhook_failures.get(hook["id"], 0) + 1
+        return status
+
+    def _setting(self, request: Request, match: re.Match[str]) -> Response:
+        values = {
+            ("general", "woocommerce_currency"): self.currency,
+            ("email", "woocommerce_email_from_address"): self.admin_email,
+        }
+        key = (match.group(1), match.group(2))
+        if key not in values:
+            return error(404, "rest_setting_setting_invalid", "Invalid setting.")
+        return json_response({"id": key[1], "value": values[key], "type": "text"})
 
     def _system_status(self, request: Request, match: re.Match[str]) -> Response:
         return json_response({"environment": {"home_url": self.url, "version": "8.9.0"}})
@@ -482,4 +636,53 @@ def order_record(
             for i, amount in enumerate(refunds)
         ],
     )
+    return order
+
+
+def new_order(
+    order_id: int, offset: timedelta, data: dict[str, Any], coupons: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """An order as `POST /orders` makes it: line totals, coupon discounts (percent of the
+    subtotal or a fixed amount, lower-case codes), paid at once with `set_paid`."""
+    now = datetime.now(tz=UTC)
+    status = data.get("status") or ("processing" if data.get("set_paid") else "pending")
+    order = order_record(order_id, offset, modified=now, status=status)
+    lines = []
+    for index, line in enumerate(data.get("line_items") or []):
+        quantity = int(line.get("quantity") or 1)
+        total = Decimal(str(line.get("total") or line.get("price") or "0")) * (
+            1 if line.get("total") else quantity
+        )
+        lines.append(
+            {"id": order_id * 10 + index, "name": line.get("name", "Item"),
+             "product_id": int(line.get("product_id") or 0), "variation_id": 0,
+             "quantity": quantity, "subtotal": _money(total), "total": _money(total),
+             "taxes": [], "meta_data": []}
+        )  # fmt: skip
+    subtotal = sum((Decimal(line["total"]) for line in lines), Decimal(0))
+    coupon_lines, discount_total = [], Decimal(0)
+    for index, coupon in enumerate(coupons):
+        amount = Decimal(coupon["amount"])
+        discount = (subtotal * amount / 100) if coupon["discount_type"] == "percent" else amount
+        discount = min(discount.quantize(Decimal("0.01")), subtotal - discount_total)
+        discount_total += discount
+        coupon_lines.append(
+            {"id": order_id * 100 + index, "code": coupon["code"], "discount": _money(discount),
+             "discount_tax": "0.00", "discount_type": coupon["discount_type"],
+             "nominal_amount": float(amount), "free_shipping": coupon["free_shipping"],
+             "meta_data": []}
+        )  # fmt: skip
+    billing = {**order["billing"], **(data.get("billing") or {})}
+    order.update(
+        line_items=lines, coupon_lines=coupon_lines, billing=billing,
+        shipping={**order["shipping"], **(data.get("shipping") or {})},
+        customer_id=int(data.get("customer_id") or 0), shipping_lines=[], tax_lines=[],
+        fee_lines=[], discount_total=_money(discount_total), discount_tax="0.00",
+        shipping_total="0.00", shipping_tax="0.00", total_tax="0.00", cart_tax="0.00",
+        total=_money(subtotal - discount_total), date_created=local_iso(now, offset),
+        date_created_gmt=utc_iso(now), meta_data=list(data.get("meta_data") or []),
+        date_paid=local_iso(now, offset) if status in ("processing", "completed") else None,
+        date_paid_gmt=utc_iso(now) if status in ("processing", "completed") else None,
+        currency=data.get("currency", order["currency"]), created_via="rest-api",
+    )  # fmt: skip
     return order

@@ -162,6 +162,13 @@ query OrdersUpdatedSince($query: String!, $first: Int!, $after: String) {{
 }}
 """
 
+# Read once at install: the shop's currency (rewards are in it), name and contact email.
+SHOP_DETAILS = """
+query ShopDetails {
+  shop { currencyCode name email }
+}
+"""
+
 ALL_DOCUMENTS = {
     "CREATE_BASIC_DISCOUNT": CREATE_BASIC_DISCOUNT,
     "CREATE_FREE_SHIPPING_DISCOUNT": CREATE_FREE_SHIPPING_DISCOUNT,
@@ -174,4 +181,5 @@ ALL_DOCUMENTS = {
     "REMOVE_CUSTOMER_TAGS": REMOVE_CUSTOMER_TAGS,
     "CREDIT_STORE_CREDIT": CREDIT_STORE_CREDIT,
     "ORDERS_UPDATED_SINCE": ORDERS_UPDATED_SINCE,
+    "SHOP_DETAILS": SHOP_DETAILS,
 }

@@ -21,6 +21,7 @@ from referral_plugin.settings import Settings
 from . import documents
 from .friend_codes import FriendCodes
 from .graphql_client import ShopifyGraphQL, user_error
+from .oauth import graphql_endpoint
 from .order_nodes import store_order
 from .reward_inputs import (
     DISCOUNT_KINDS,
@@ -190,5 +191,7 @@ def make_shopify_store_client(
     token = credentials.get("access_token")
     if not token:
         raise StoreUnavailable("the shop has no Shopify access token")
-    graphql = ShopifyGraphQL(domain, token, settings.shopify_api_version)
+    version = settings.shopify_api_version
+    endpoint = graphql_endpoint(settings.shopify_shop_origin, domain, version)  # https://{shop}
+    graphql = ShopifyGraphQL(domain, token, version, endpoint=endpoint)
     return ShopifyStoreClient(graphql, shop_domain=domain)

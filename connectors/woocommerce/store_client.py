@@ -24,10 +24,12 @@ from referral_plugin.domain.store import (
 )
 from referral_plugin.settings import Settings
 
+from ..base import TranslationError
 from ..payload import timestamp
 from .coupons import friend_coupon, reward_coupon, same_grant, store_code
 from .orders import IGNORED_STATUSES
 from .rest_client import WooCommerceRestClient
+from .webhooks_api import ensure_webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -127,22 +129,44 @@ class WooCommerceStoreClient:
             answer = self.rest.post("coupons/batch", body).payload or {}
             _check_batch_items(chunk, answer.get("create") or [])
 
+    def ensure_webhooks(self, delivery_url: str, secret: str) -> list[int]:
+        """Our order webhooks exist, are active and deliver to `delivery_url` signed with
+        `secret` (`webhooks_api.ensure_webhooks`); returns their ids."""
+        return ensure_webhooks(self.rest, delivery_url, secret)
+
     def orders_updated_since(self, since: datetime) -> Iterator[StoreOrder]:
-        """Orders modified at or after `since` (GMT), oldest first, 100 per page, following
-        `X-WP-TotalPages`; `checkout-draft` and other draft orders are skipped. Each order is
-        what an `order.updated` webhook would carry (same JSON, same X-WC headers)."""
-        # `modified_after` is exclusive and to the second: ask from one second earlier.
+        """Orders modified at or after `since` (GMT), oldest first, 100 per page, until
+        `X-WP-TotalPages` says there is no more; `checkout-draft` and other draft orders are
+        skipped. Each order is what an `order.updated` webhook would carry (same JSON, same
+        X-WC headers).
+
+        Paging moves a cursor instead of counting pages: an order modified while we read
+        jumps to the end of the `modified` order, which shifts the rest one place forward, so
+        reading page N+1 would skip one order. After each page the next read starts again just
+        before the newest second seen (`modified_after` is exclusive and to the second); a
+        page whose orders all share one second is stepped through by page number. Orders read
+        twice are yielded once."""
         floor = since.astimezone(UTC).replace(microsecond=0)
-        after = (floor - timedelta(seconds=1)).replace(tzinfo=None).isoformat()
-        page, pages = 1, 1
-        while page <= pages:
-            answer = self.rest.get("orders", _orders_query(after, page, self._page_size))
-            pages = answer.total_pages
-            for order in answer.payload or []:
+        cursor, page = floor - timedelta(seconds=1), 1
+        seen: set[tuple[str, datetime]] = set()
+        while True:
+            query = _orders_query(_gmt(cursor), page, self._page_size)
+            answer = self.rest.get("orders", query)
+            orders = [order for order in answer.payload or [] if isinstance(order, Mapping)]
+            for order in orders:
                 stored = self._store_order(order)
-                if stored is not None and stored.updated_at >= floor:
+                if stored is None or stored.updated_at < floor:
+                    continue
+                if (stored.order_id, stored.updated_at) not in seen:
+                    seen.add((stored.order_id, stored.updated_at))
                     yield stored
-            page += 1
+            if not orders or page >= answer.total_pages:
+                return
+            newest = max((_modified(order) for order in orders), default=None)
+            if newest is not None and newest - timedelta(seconds=1) > cursor:
+                cursor, page = newest - timedelta(seconds=1), 1
+            else:
+                page += 1
 
     def _store_order(self, order: Any) -> StoreOrder | None:
         if not isinstance(order, Mapping) or order.get("status") in IGNORED_STATUSES:
@@ -162,6 +186,18 @@ class WooCommerceStoreClient:
                 "X-WC-Webhook-Event": "updated",
             },
         )
+
+
+def _gmt(value: datetime) -> str:
+    """WooCommerce's GMT form for `modified_after` with `dates_are_gmt`: no offset."""
+    return value.astimezone(UTC).replace(tzinfo=None, microsecond=0).isoformat()
+
+
+def _modified(order: Mapping[str, Any]) -> datetime | None:
+    try:
+        return timestamp(order.get("date_modified_gmt"), "date_modified_gmt")
+    except TranslationError:
+        return None
 
 
 def _orders_query(after: str, page: int, per_page: int) -> dict[str, str | int]:

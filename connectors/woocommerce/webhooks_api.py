@@ -126,7 +126,9 @@ def verify_keys(client: WooCommerceRestClient) -> None:
     except StoreUnavailable:
         raise
     except StoreClientError as error:
-        raise StoreUnavailable(_verify_problem(error, where)) from error
+        unavailable = StoreUnavailable(_verify_problem(error, where))
+        unavailable.status, unavailable.code = error.status, error.code  # what the store said
+        raise unavailable from error
     if not isinstance(answer.payload, list):
         raise StoreUnavailable(f"{where}/webhooks did not answer a WooCommerce list: check the URL")
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from . import compliance, connections  # noqa: F401  (tables register on Base)
 from .base import Base
+from .compliance import DataRequest, DataRequestStatus, Redaction
+from .connections import ConnectRequest, ShopJobLease
 from .enums import (
     POINTS_UNIT,
     AdvocateStatus,
@@ -29,7 +31,10 @@ __all__ = [
     "Claim",
     "Click",
     "Code",
+    "ConnectRequest",
     "Conversion",
+    "DataRequest",
+    "DataRequestStatus",
     "DeliveryStatus",
     "JobRun",
     "LedgerEntry",
@@ -39,10 +44,12 @@ __all__ = [
     "OutboxStatus",
     "Program",
     "ProgramStatus",
+    "Redaction",
     "Referral",
     "RevokeState",
     "Reward",
     "Shop",
+    "ShopJobLease",
     "ShopStatus",
     "UTCDateTime",
     "WebhookDelivery",

@@ -9,23 +9,39 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from ..domain.events import CustomerCreated, OrderEvent, ShopUninstalled
-from . import orders, shops
+from ..crypto import SecretBox
+from ..domain.events import (
+    CustomerCreated,
+    CustomerDataRequest,
+    CustomerRedact,
+    OrderEvent,
+    ShopRedact,
+    ShopUninstalled,
+)
+from ..errors import Conflict
+from . import compliance, orders
+from .customer_data import CustomerRef
 
 
 class UnprocessableDelivery(Exception):
-    """An authentic delivery that retrying cannot fix (malformed payload, wrong shop, no handler
-    yet). The worker parks it as failed without a retry time; it stays replayable."""
+    """An authentic delivery that retrying cannot fix (malformed payload, wrong shop, an event
+    with no handler, a request the shop's state refuses). The worker parks it as failed without
+    a retry time; it stays replayable."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EventContext:
-    """The delivery's shop (as stored) and what every handler needs."""
+    """The delivery's shop (as stored) and what every handler needs.
+
+    `box` opens the shop's sealed credentials (the uninstall handler reads the install time);
+    without it every uninstall counts, however old.
+    """
 
     shop_id: int
     shop_domain: str
     now: datetime
     code_key: bytes = field(repr=False)
+    box: SecretBox | None = field(default=None, repr=False)
 
 
 Handler = Callable[[Session, EventContext, Any], None]
@@ -43,9 +59,12 @@ def handle_order_event(session: Session, context: EventContext, event: OrderEven
 def handle_shop_uninstalled(
     session: Session, context: EventContext, event: ShopUninstalled
 ) -> None:
-    """The shop removed the app: mark it uninstalled and drop its credentials. Idempotent."""
+    """The shop removed the app: mark it uninstalled and drop its credentials, unless the
+    uninstall happened before the shop's current install (`compliance.uninstall_shop`)."""
     check_shop(context, event)
-    shops.mark_uninstalled(session, context.shop_id, now=event.occurred_at)
+    compliance.uninstall_shop(
+        session, context.shop_id, occurred_at=event.occurred_at, box=context.box
+    )
 
 
 def acknowledge_customer_created(
@@ -56,21 +75,59 @@ def acknowledge_customer_created(
     check_shop(context, event)
 
 
-# Compliance events (CustomerRedact, CustomerDataRequest, ShopRedact) have no handler yet: the
-# Shopify connector issue builds them. Their deliveries are parked as failed, never marked done.
+def handle_data_request(
+    session: Session, context: EventContext, event: CustomerDataRequest
+) -> None:
+    """Export what the shop holds about the customer, once per request id, and tell the
+    merchant (`compliance.answer_data_request`)."""
+    check_shop(context, event)
+    compliance.answer_data_request(
+        session,
+        context.shop_id,
+        request_id=event.request_id,
+        ref=CustomerRef.of(event.customer_id, event.email, event.order_ids),
+        now=context.now,
+    )
+
+
+def handle_customer_redact(session: Session, context: EventContext, event: CustomerRedact) -> None:
+    """Erase the customer's personal data in the shop (`compliance.redact_customer_data`)."""
+    check_shop(context, event)
+    compliance.redact_customer_data(
+        session,
+        context.shop_id,
+        CustomerRef.of(event.customer_id, event.email, event.order_ids),
+        now=context.now,
+        key=context.code_key,
+    )
+
+
+def handle_shop_redact(session: Session, context: EventContext, event: ShopRedact) -> None:
+    """Erase the shop and all it owns (`compliance.erase_shop_data`); an installed shop is
+    refused (parked, replayable)."""
+    check_shop(context, event)
+    try:
+        compliance.erase_shop_data(session, context.shop_id)
+    except Conflict as exc:
+        raise UnprocessableDelivery(str(exc)) from exc
+
+
 HANDLERS: dict[type, Handler] = {
     OrderEvent: handle_order_event,
     ShopUninstalled: handle_shop_uninstalled,
     CustomerCreated: acknowledge_customer_created,
+    CustomerDataRequest: handle_data_request,
+    CustomerRedact: handle_customer_redact,
+    ShopRedact: handle_shop_redact,
 }
 
 
 def handler_for(event: object) -> Handler:
-    """The handler of `event`; raises UnprocessableDelivery when there is none yet."""
+    """The handler of `event`; raises UnprocessableDelivery when there is none."""
     handler = HANDLERS.get(type(event))
     if handler is None:
         raise UnprocessableDelivery(
-            f"no handler for {type(event).__name__} yet: replay once compliance handling ships"
+            f"no handler for {type(event).__name__}: add one to services.event_handlers.HANDLERS"
         )
     return handler
 

@@ -301,29 +301,6 @@ def test_release_gives_unprocessed_claims_back_with_their_attempt(
     assert row(inbox, ids[1]).locked_by is None
 
 
-@pytest.mark.parametrize(
-    ("topic", "fixture", "error"),
-    [
-        ("customers/redact", "customers_redact", "no handler for CustomerRedact yet"),
-        ("customers/data_request", "customers_data_request", "no handler for CustomerDataRequest"),
-        ("shop/redact", "shop_redact", "no handler for ShopRedact yet"),
-    ],
-)
-def test_a_compliance_event_is_parked_for_a_replay_not_marked_done(
-    inbox: Session, shop: ReferralShop, topic: str, fixture: str, error: str
-) -> None:
-    body = raw("shopify", f"{fixture}__docs_sample")
-    delivery_id = store(inbox, shop.shop_id, shop.domain, body, topic=topic, now=NOW)
-    claim(inbox)
-
-    result = process(inbox, delivery_id)
-
-    delivery = row(inbox, delivery_id)
-    assert (result.status, delivery.next_attempt_at) == (FAILED, None)
-    assert delivery.last_error.startswith(error)
-    assert "replay once compliance handling ships" in delivery.last_error
-
-
 def test_app_uninstalled_drops_the_credentials(inbox: Session, shop: ReferralShop) -> None:
     body = raw("shopify", "app_uninstalled__docs_sample")
     delivery_id = store(inbox, shop.shop_id, shop.domain, body, topic="app/uninstalled", now=NOW)

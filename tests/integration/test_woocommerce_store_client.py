@@ -1,11 +1,9 @@
 """WooCommerceStoreClient against FakeWooCommerce (a local server following the REST v3
-contract), and a real-store smoke test when WOO_E2E_URL / WOO_E2E_KEY / WOO_E2E_SECRET are set."""
+contract). The real-store run is tests/e2e/test_woocommerce_e2e.py (WOO_E2E_URL/_KEY/_SECRET)."""
 
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -17,12 +15,11 @@ from connectors.registry import STORE_CLIENT_FACTORIES
 from connectors.woocommerce.connector import WooCommerceConnector
 from connectors.woocommerce.rest_client import WooCommerceRestClient, retry_after_seconds
 from connectors.woocommerce.store_client import WooCommerceStoreClient
-from connectors.woocommerce.webhooks_api import verify_keys
 from referral_plugin.domain.events import OrderEventKind, Platform
 from referral_plugin.domain.programs import RewardKind, RewardSpec
 from referral_plugin.domain.store import RewardCodeRequest, StoreClientError, StoreUnavailable
 from referral_plugin.settings import Settings
-from tests.woocommerce_fake import FakeWooCommerce
+from tests.woocommerce_fake import FakeWooCommerce, utc_iso
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 FRIEND_OFFER = RewardSpec(kind=RewardKind.PERCENT_DISCOUNT, percent=Decimal("15"))
@@ -355,7 +352,14 @@ def test_orders_updated_since_follows_the_pages_and_translates_like_webhooks(
     orders = list(client.orders_updated_since(since))
 
     assert len(orders) == 251  # 252 in the window, minus the checkout draft
-    assert [query["page"] for query in store.calls("GET", "orders")] == ["1", "2", "3"]
+    reads = store.calls("GET", "orders")
+    # a moving cursor: each read starts just before the newest second of the page before
+    assert [query["page"] for query in reads] == ["1", "1", "1"]
+    assert [query["modified_after"] for query in reads] == [
+        utc_iso(since - timedelta(seconds=1)),
+        utc_iso(since + timedelta(minutes=100) - timedelta(seconds=1)),
+        utc_iso(since + timedelta(minutes=199) - timedelta(seconds=1)),  # 100 read again
+    ]
     assert orders[0].order_id == str(refunded["id"])
     assert orders == sorted(orders, key=lambda order: order.updated_at)
     first = orders[0]
@@ -371,6 +375,25 @@ def test_orders_updated_since_follows_the_pages_and_translates_like_webhooks(
     assert [refund.amount for refund in event.refunds] == [Decimal("10.00")]
 
 
+def test_an_order_modified_while_reading_does_not_hide_another(
+    store: FakeWooCommerce, sleeps: list[float]
+) -> None:
+    """Page numbers would skip an order here: the modified one jumps to the end and every
+    later order moves one place forward."""
+    since = datetime.now(tz=UTC) - timedelta(hours=5)
+    added = [store.add_order(modified=since + timedelta(minutes=m)) for m in range(1, 31)]
+    client = WooCommerceStoreClient(rest_for(store, sleeps), page_size=10)
+    reading = client.orders_updated_since(since)
+    first_page = [next(reading) for _ in range(10)]
+
+    store.touch_order(added[2]["id"], modified=since + timedelta(hours=2))
+    rest = list(reading)
+
+    seen = {order.order_id for order in first_page + rest}
+    assert seen == {str(order["id"]) for order in added}
+    assert rest[-1].order_id == str(added[2]["id"])  # read again in its new state
+
+
 # --- registry ---------------------------------------------------------------------------------
 
 
@@ -384,37 +407,3 @@ def test_the_registry_builds_a_woocommerce_client(store: FakeWooCommerce) -> Non
     assert isinstance(client, WooCommerceStoreClient)
     with pytest.raises(StoreUnavailable):
         factory(store.url, {"webhook_secret": "x"}, settings)
-
-
-# --- a real store (opt-in) ----------------------------------------------------------------------
-
-E2E = ("WOO_E2E_URL", "WOO_E2E_KEY", "WOO_E2E_SECRET")
-
-
-@pytest.mark.skipif(
-    not all(os.environ.get(name) for name in E2E),
-    reason="real-store smoke test: set WOO_E2E_URL, WOO_E2E_KEY and WOO_E2E_SECRET (read_write "
-    "keys of a test store) to run it; see README, WooCommerce",
-)
-def test_real_store_smoke_verify_keys_then_create_and_delete_a_coupon() -> None:
-    rest = WooCommerceRestClient(
-        os.environ["WOO_E2E_URL"].rstrip("/"),
-        os.environ["WOO_E2E_KEY"],
-        os.environ["WOO_E2E_SECRET"],
-    )
-    verify_keys(rest)
-    client = WooCommerceStoreClient(rest)
-    code = f"RP-E2E-{uuid.uuid4().hex[:8].upper()}"
-    request = reward(code=code, expires_at=datetime.now(tz=UTC) + timedelta(days=1))
-
-    issued = client.issue_reward(request)
-    try:
-        assert client.issue_reward(request).store_ref == issued.store_ref  # idempotent
-        found = client.find_coupon(code)
-        assert found is not None
-        assert found["code"] == code.lower()
-        assert found["email_restrictions"] == ["anna@example.com"]
-    finally:
-        client.revoke_reward(issued.store_ref, issued.code)
-    assert client.find_coupon(code) is None
-    client.revoke_reward(issued.store_ref, issued.code)  # already gone counts as revoked

@@ -245,7 +245,10 @@ def test_add_woocommerce_with_wrong_keys_is_a_one_line_error_and_saves_nothing(
     status, _, err = add_store(capsys, environ, store, "--secret", "cs_wrong")
 
     assert status == 2
-    assert err.startswith("error: WooCommerce rejected the API keys")
+    assert err.startswith(
+        "error: the keys could not be verified: WooCommerce rejected the API keys"
+    )
+    assert "nothing was saved" in err
     assert "--key" in err
     assert len(err.strip().splitlines()) == 1
     assert store.webhooks == {}
@@ -267,14 +270,35 @@ def test_skip_flags_save_the_store_without_calling_it(
     assert saved_credentials(environ, store.url)["webhook_secret"]
 
 
-def test_a_failed_webhook_setup_says_the_shop_is_saved(
+def test_a_failed_webhook_setup_saves_nothing_and_says_so(
     capsys: pytest.CaptureFixture[str], environ: dict[str, str], store: FakeWooCommerce
 ) -> None:
+    """Webhooks are ensured before the store is saved (the key flow's order: a failed
+    reconnect must not replace working keys), so nothing is half done."""
     store.fail_next(400, code="woocommerce_rest_webhook_invalid_topic", method="POST")
 
     status, _, err = add_store(capsys, environ, store)
 
     assert status == 2
     assert "woocommerce_rest_webhook_invalid_topic" in err
-    assert "run the command again" in err
-    assert saved_credentials(environ, store.url)["consumer_key"] == store.consumer_key
+    assert "nothing was saved" in err
+    services = build_services(Settings.from_env(environ))
+    with services.sessions.begin() as session:
+        assert find_shop(session, Platform.WOOCOMMERCE, store.url) is None
+    services.engine.dispose()
+
+
+def test_add_woocommerce_takes_the_store_currency_and_admin_email(
+    capsys: pytest.CaptureFixture[str], environ: dict[str, str], store: FakeWooCommerce
+) -> None:
+    store.currency, store.admin_email = "EUR", "Owner@Store.Example.com"
+
+    status, out, _ = add_store(capsys, environ, store)
+
+    assert status == 0
+    assert "(EUR)" in out
+    services = build_services(Settings.from_env(environ))
+    with services.sessions.begin() as session:
+        shop = find_shop(session, Platform.WOOCOMMERCE, store.url)
+        assert (shop.currency, shop.email) == ("EUR", "owner@store.example.com")
+    services.engine.dispose()
