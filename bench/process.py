@@ -48,6 +48,7 @@ from ingest import (  # noqa: E402 - ingest puts the repository on sys.path
     SHOP_DOMAIN,
     bench_settings,
     log,
+    machine_cpu,
     prepare_database,
 )
 from sqlalchemy import func, select  # noqa: E402
@@ -99,6 +100,7 @@ class Run:
     check: str = ""
     fingerprint: str = ""
     per_worker: list[int] = field(default_factory=list)
+    cores_busy: float = 0.0  # the whole machine's busy cores while draining (all processes)
 
     @property
     def rate(self) -> float:
@@ -256,8 +258,11 @@ def worker_main(url: str, instance: str, name: str, go: Any, results: Any) -> No
         results.put((name, handled))
 
 
-def run_workers(url: str, workers: int, tmp: Path, total: int, title: str) -> tuple[float, list]:
-    """Start `workers` processes, time them from the start signal until all have ended."""
+def run_workers(
+    url: str, workers: int, tmp: Path, total: int, title: str
+) -> tuple[float, list, float]:
+    """Start `workers` processes, time them from the start signal until all have ended;
+    returns (seconds, processed per worker, busy cores of the machine meanwhile)."""
     context = multiprocessing.get_context("spawn")
     go, results = context.Event(), context.Queue()
     processes = [
@@ -269,6 +274,7 @@ def run_workers(url: str, workers: int, tmp: Path, total: int, title: str) -> tu
     time.sleep(2.0 + workers)  # imports and first connection, outside the measured time
     monitor = build_services(bench_settings(url, tmp))
     started = time.monotonic()
+    cpu_before = machine_cpu()
     go.set()
     next_tick = started + 2
     try:
@@ -280,12 +286,16 @@ def run_workers(url: str, workers: int, tmp: Path, total: int, title: str) -> tu
                 elapsed = time.monotonic() - started
                 log(f"  {title}: {done:,}/{total:,} done, {elapsed:.0f} s")
         elapsed = time.monotonic() - started
+        cpu_after = machine_cpu()
     finally:
         monitor.engine.dispose()
     per_worker = sorted(results.get(timeout=10)[1] for _ in processes)
     for process in processes:
         process.join()
-    return elapsed, per_worker
+    busy, total_jiffies = (
+        after - before for after, before in zip(cpu_after, cpu_before, strict=True)
+    )
+    return elapsed, per_worker, (os.cpu_count() or 1) * busy / max(total_jiffies, 1)
 
 
 def count_done(services: Any) -> int:
@@ -374,8 +384,10 @@ def bench_database(database: str, url: str, args: argparse.Namespace, tmp: Path)
         log(f"{title}: resetting the database and filling the inbox ({args.orders:,} orders)")
         mix = setup_run(url, args, tmp)
         log(f"{title}: draining")
-        seconds, per_worker = run_workers(url, workers, tmp, len(mix.deliveries), title)
-        run = Run(database, workers, len(mix.deliveries), seconds, per_worker=per_worker)
+        seconds, per_worker, cores = run_workers(url, workers, tmp, len(mix.deliveries), title)
+        run = Run(
+            database, workers, len(mix.deliveries), seconds, per_worker=per_worker, cores_busy=cores
+        )
         log(f"{title}: {run.rate:,.0f} events/s ({seconds:.1f} s); checking")
         run.check, run.fingerprint = check_run(url, mix, tmp)
         log(f"{title}: {run.check}")
@@ -391,7 +403,7 @@ def print_report(args: argparse.Namespace, runs: list[Run]) -> None:
         f"advocates; batch size {bench_settings('sqlite://', Path()).inbox_batch_size}"
     )
     header = f"{'database':<10} {'workers':>7} {'events':>7} {'seconds':>8} {'events/s':>9}"
-    header += f" {'x one':>6}  {'per worker':<14} {'outcomes':<12} check"
+    header += f" {'x one':>6}  {'per worker':<14} {'cores busy':>10} {'outcomes':<12} check"
     print(header)
     print("-" * len(header))
     one = {r.database: r.rate for r in runs if r.workers == 1}
@@ -399,7 +411,8 @@ def print_report(args: argparse.Namespace, runs: list[Run]) -> None:
         ratio = r.rate / one[r.database] if r.database in one else float("nan")
         print(
             f"{r.database:<10} {r.workers:>7} {r.events:>7,} {r.seconds:>8.1f} {r.rate:>9,.0f} "
-            f"{ratio:>6.2f}  {'/'.join(map(str, r.per_worker)):<14} {r.fingerprint:<12} "
+            f"{ratio:>6.2f}  {'/'.join(map(str, r.per_worker)):<14} {r.cores_busy:>10.2f} "
+            f"{r.fingerprint:<12} "
             f"{r.check.split(':')[0]}"
         )
     print()
