@@ -1,4 +1,5 @@
-"""The worker's commands for `referral-plugin`: `deliveries replay|list` and `status`.
+"""The worker's commands for `referral-plugin`: `deliveries replay|list`, `friend-codes retry`
+and `status`.
 
 Handlers take (args, settings) like the rest of `referral_plugin.cli` and print one line
 `error: ...` with exit status 2 for a mistake the user can fix.
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from referral_plugin.app import build_services, prepare_development_database
 from referral_plugin.models import DeliveryStatus
-from referral_plugin.services import inbox_admin, job_runs, rewards
+from referral_plugin.services import friend_codes, inbox_admin, job_runs, rewards
 from referral_plugin.settings import Settings
 
 USAGE_ERROR = 2
@@ -40,7 +41,15 @@ def add_worker_parsers(commands: Any) -> None:
     listing.add_argument("--limit", type=int, default=50)
     listing.set_defaults(handler=list_command)
 
-    status = commands.add_parser("status", help="inbox depth, dead letters, rewards due, jobs")
+    codes = commands.add_parser("friend-codes", help="advocates' codes in the stores")
+    retry = codes.add_subparsers(dest="codes_command", required=True, metavar="SUBCOMMAND")
+    retry_codes = retry.add_parser("retry", help="push codes that failed for good again")
+    retry_codes.add_argument("--shop", type=int, dest="shop_id", help="only this shop's codes")
+    retry_codes.set_defaults(handler=retry_codes_command)
+
+    status = commands.add_parser(
+        "status", help="inbox depth, dead letters, rewards due, friend codes, jobs"
+    )
     status.set_defaults(handler=status_command)
 
 
@@ -80,11 +89,20 @@ def list_command(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def retry_codes_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Failed advocate codes (e.g. TAKEN: the merchant has since freed the code) due again."""
+    with transaction(settings) as session:
+        count = friend_codes.retry_failed_codes(session, now=utc_now(), shop_id=args.shop_id)
+    print(f"{count} advocate code(s) due again; the worker pushes them on its next run.")
+    return 0
+
+
 def status_command(args: argparse.Namespace, settings: Settings) -> int:
     now = utc_now()
     with transaction(settings) as session:
         stats = inbox_admin.inbox_stats(session, now=now)
         due = rewards.count_rewards_due_for_issue(session)
+        codes = friend_codes.friend_code_counts(session)
         runs = job_runs.last_job_runs(session)
     print("Inbox:")
     for status, count in stats.by_status.items():
@@ -93,6 +111,7 @@ def status_command(args: argparse.Namespace, settings: Settings) -> int:
     print(f"Oldest waiting delivery: {age(stats.oldest_pending_age) or 'none'}")
     print(f"Dead letters: {stats.dead_letters}")
     print(f"Rewards due for issue: {due}")
+    print(f"Advocate codes to put in stores: {codes.pending} pending, {codes.failed} failed")
     if not runs:
         print("Jobs: no run recorded yet (start one with `referral-plugin worker`).")
         return 0

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from connectors.base import Connector
 from connectors.registry import CONNECTORS
-from referral_plugin import store_jobs, subscription_jobs
+from referral_plugin import friend_code_jobs, store_jobs, subscription_jobs
 from referral_plugin.app import AppServices, build_services
 from referral_plugin.domain.events import Platform
 from referral_plugin.inbox_worker import drain_inbox
@@ -112,6 +112,11 @@ JOBS: tuple[ScheduledJob, ...] = (
         name="revoke_rewards",
         run=store_jobs.revoke_rewards,
         interval_seconds=lambda settings: settings.issue_interval_seconds,
+    ),
+    ScheduledJob(
+        name="sync_friend_codes",
+        run=friend_code_jobs.sync_friend_codes,
+        interval_seconds=lambda settings: settings.friend_code_sync_interval_seconds,
     ),
     ScheduledJob(
         name="reconcile_orders",

@@ -61,6 +61,7 @@ class Settings:
     reconcile_interval_seconds: int = 900  # read back recently updated orders per shop
     outbox_interval_seconds: int = 30  # send queued emails
     webhook_check_interval_seconds: int = 3600  # re-activate / recreate store webhooks
+    friend_code_sync_interval_seconds: int = 15  # push new advocates' codes into the store
 
     @property
     def is_production(self) -> bool:
@@ -126,6 +127,7 @@ class Settings:
             reconcile_interval_seconds=_int(env, "RECONCILE_INTERVAL_SECONDS", 900),
             outbox_interval_seconds=_int(env, "OUTBOX_INTERVAL_SECONDS", 30),
             webhook_check_interval_seconds=_int(env, "WEBHOOK_CHECK_INTERVAL_SECONDS", 3600),
+            friend_code_sync_interval_seconds=_int(env, "FRIEND_CODE_SYNC_INTERVAL_SECONDS", 15),
         )
         settings.validate()
         return settings

@@ -13,6 +13,7 @@ from connectors.registry import STORE_CLIENT_FACTORIES, StoreClientFactory
 from referral_plugin.app import AppServices
 from referral_plugin.domain.events import Platform
 from referral_plugin.domain.store import (
+    FriendCodeOffer,
     IssuedReward,
     RewardCodeRequest,
     StoreClient,
@@ -56,7 +57,8 @@ def store_client_for(
 
 class UnavailableStoreClient:
     """Stands in for a client that cannot be built: every call raises the same
-    StoreUnavailable, so the issuing service records the reason on the rewards it claims."""
+    StoreUnavailable, so the issuing service and the friend-code job record the reason on the
+    rewards and codes they claim."""
 
     def __init__(self, reason: StoreUnavailable) -> None:
         self.reason = reason
@@ -70,7 +72,7 @@ class UnavailableStoreClient:
     def revoke_reward(self, store_ref: str, code: str | None) -> None:
         raise self._raise()
 
-    def add_friend_codes(self, program_id: int, codes: Sequence[str]) -> None:
+    def add_friend_codes(self, offer: FriendCodeOffer, codes: Sequence[str]) -> None:
         raise self._raise()
 
     def orders_updated_since(self, since: datetime) -> Iterable[StoreOrder]:

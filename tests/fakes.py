@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from referral_plugin.domain.store import (
+    FriendCodeOffer,
+    FriendCodesRejected,
     IssuedReward,
     RewardCodeRequest,
     StoreClientError,
@@ -55,7 +57,9 @@ class FakeStoreClient:
     codes: dict[str, RewardCodeRequest] = field(default_factory=dict)
     refs: dict[str, str] = field(default_factory=dict)  # code -> store ref
     revoked: set[str] = field(default_factory=set)  # store refs
-    friend_codes: dict[int, set[str]] = field(default_factory=dict)
+    friend_codes: dict[int, set[str]] = field(default_factory=dict)  # program id -> codes
+    offers: dict[int, FriendCodeOffer] = field(default_factory=dict)  # program id -> offer
+    taken: dict[str, str] = field(default_factory=dict)  # code -> why the store refuses it
     orders: list[StoreOrder] = field(default_factory=list)
     calls: list[tuple[str, object]] = field(default_factory=list)
     fail_orders_after: int | None = None  # raise after yielding this many orders
@@ -91,9 +95,16 @@ class FakeStoreClient:
         self._call("revoke_reward", store_ref)
         self.revoked.add(store_ref)  # already gone counts as revoked
 
-    def add_friend_codes(self, program_id: int, codes: Sequence[str]) -> None:
+    def add_friend_codes(self, offer: FriendCodeOffer, codes: Sequence[str]) -> None:
+        """Like the clients: the offer is created once per program, codes already holding it
+        count as added, codes in `taken` are refused while the others are added."""
         self._call("add_friend_codes", tuple(codes))
-        self.friend_codes.setdefault(program_id, set()).update(codes)
+        self.offers.setdefault(offer.program_id, offer)
+        refused = {code: self.taken[code] for code in codes if code in self.taken}
+        added = [code for code in codes if code not in refused]
+        self.friend_codes.setdefault(offer.program_id, set()).update(added)
+        if refused:
+            raise FriendCodesRejected(refused)
 
     def orders_updated_since(self, since: datetime) -> Iterator[StoreOrder]:
         self._call("orders_updated_since", since)

@@ -27,6 +27,7 @@ from referral_plugin.services.advocates import enroll_advocate
 from referral_plugin.services.inbox import store_delivery
 from referral_plugin.services.programs import create_program
 from referral_plugin.services.shops import add_shop
+from tests.conftest import TEST_ENCRYPTION_KEY
 
 APP_SECRET = "test-api-secret"  # the `settings` fixture's shopify_api_secret
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "shopify"
@@ -184,6 +185,18 @@ def application_name(url: str) -> str | None:
     """The application_name own_database put in a PostgreSQL URL (None on SQLite)."""
     marker = "application_name="
     return url.split(marker, 1)[1].split("&", 1)[0] if marker in url else None
+
+
+def app_environ(url: str, tmp_path: Path, secret_key: str, public: str) -> dict[str, str]:
+    """The environment `create_app()`/the CLI read, for a test's own database."""
+    return {
+        "APP_ENV": "test",
+        "DATABASE_URL": url,
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "SECRET_KEY": secret_key,
+        "ENCRYPTION_KEY": TEST_ENCRYPTION_KEY,
+        "PUBLIC_BASE_URL": public,
+    }
 
 
 def utc(*args: int) -> datetime:

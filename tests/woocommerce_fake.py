@@ -98,6 +98,7 @@ class FakeWooCommerce:
         self.webhook_secrets: dict[int, str] = {}
         self.orders: list[dict[str, Any]] = []
         self.seen: list[tuple[str, str, dict[str, str]]] = []  # method, endpoint, query
+        self.batch_creates: list[str] = []  # the code of every batch create item, in order
         self._faults: deque[Fault] = deque()
         self._refused: dict[str, tuple[str, str]] = {}  # code -> (error code, message)
         self._nonces: set[str] = set()
@@ -344,6 +345,7 @@ class FakeWooCommerce:
             )
         created = []
         for item in body.get("create") or []:
+            self.batch_creates.append(str(item.get("code") or "").strip().lower())
             status, answer = self._create_coupon(item)
             created.append(answer if status == 201 else {"id": 0, "error": answer})
         return json_response({"create": created, "update": [], "delete": []})

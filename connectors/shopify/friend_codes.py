@@ -1,4 +1,9 @@
-"""Friend-offer codes: one discount per program, advocates' codes added to it in bulk."""
+"""Friend-offer codes: one discount per program, advocates' codes added to it in bulk.
+
+The discount is found by the offer's own keyed code (`FriendCodeOffer.offer_code`), created
+from the offer when missing. Codes go in `discountRedeemCodeBulkAdd` calls of at most 250, each
+polled to completion; a code that failed as TAKEN is fine when it sits on this discount already
+(a retry), and is refused otherwise (another discount owns it)."""
 
 from __future__ import annotations
 
@@ -6,22 +11,16 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from referral_plugin.domain.codes import normalize_code
-from referral_plugin.domain.store import StoreClientError
+from referral_plugin.domain.store import FriendCodeOffer, FriendCodesRejected, StoreClientError
 
 from . import documents
 from .graphql_client import ShopifyGraphQL, user_error
-from .reward_inputs import FriendOffer, friend_discount
+from .reward_inputs import friend_discount, friend_offer
 
 logger = logging.getLogger(__name__)
 
 BULK_LIMIT = 250  # Shopify's cap on codes per discountRedeemCodeBulkAdd call
 FindDiscount = Callable[[str], Mapping[str, Any] | None]
-
-
-def friend_offer_code(program_id: int) -> str:
-    """The friend-offer discount's own code: deterministic, so the discount is found again."""
-    return f"REFERRAL-FRIENDS-{program_id}"
 
 
 class FriendCodes:
@@ -31,41 +30,35 @@ class FriendCodes:
         self,
         graphql: ShopifyGraphQL,
         find_discount: FindDiscount,
-        offer_for: Callable[[int], FriendOffer | None] | None,
         *,
         max_polls: int = 20,
         poll_interval: float = 1.0,
     ) -> None:
         self._graphql = graphql
         self._find = find_discount
-        self._offer_for = offer_for
         self._max_polls = max_polls
         self._poll_interval = poll_interval
 
-    def add(self, program_id: int, codes: Sequence[str]) -> None:
-        """Add `codes` (deduplicated) in chunks of 250. Raises StoreClientError."""
+    def add(self, offer: FriendCodeOffer, codes: Sequence[str]) -> None:
+        """Add `codes` (deduplicated) in chunks of 250. Raises FriendCodesRejected after every
+        chunk when some codes were refused for good, StoreClientError otherwise."""
         unique = list(dict.fromkeys(code for code in codes if code))
         if not unique:
             return
-        discount_id = self.discount_id(program_id)
+        discount_id = self.discount_id(offer)
+        rejected: dict[str, str] = {}
         for start in range(0, len(unique), BULK_LIMIT):
-            self._add_chunk(discount_id, unique[start : start + BULK_LIMIT])
+            rejected.update(self._add_chunk(discount_id, unique[start : start + BULK_LIMIT]))
+        if rejected:
+            raise FriendCodesRejected(rejected)
 
-    def discount_id(self, program_id: int) -> str:
-        """The program's friend discount GID, created from its FriendOffer when missing."""
-        code = friend_offer_code(program_id)
+    def discount_id(self, offer: FriendCodeOffer) -> str:
+        """The program's friend discount GID, created from the offer when missing."""
+        code = offer.offer_code
         node = self._find(code)
         if node is not None:
             return str(node["id"])
-        offer = self._offer_for(program_id) if self._offer_for else None
-        if offer is None:
-            raise StoreClientError(
-                f"program {program_id} has no friend discount in the store and no offer to "
-                "create it from",
-                retryable=False,
-                code="FRIEND_OFFER_MISSING",
-            )
-        call = friend_discount(code, offer)
+        call = friend_discount(code, friend_offer(offer))
         payload = self._graphql.execute(call.document, call.variables)[call.root]
         if not payload["userErrors"]:
             return str(payload["codeDiscountNode"]["id"])
@@ -75,7 +68,8 @@ class FriendCodes:
                 return str(node["id"])
         raise user_error(payload["userErrors"], "friend discount not created")
 
-    def _add_chunk(self, discount_id: str, codes: list[str]) -> None:
+    def _add_chunk(self, discount_id: str, codes: list[str]) -> dict[str, str]:
+        """Add one chunk; returns the codes refused for good with the reason."""
         variables = {"discountId": discount_id, "codes": [{"code": code} for code in codes]}
         payload = self._graphql.execute(documents.BULK_ADD_CODES, variables)
         added = payload["discountRedeemCodeBulkAdd"]
@@ -84,7 +78,8 @@ class FriendCodes:
         creation_id = added["bulkCreation"]["id"]
         status = self._poll(creation_id)
         if status["failedCount"]:
-            self._check_failures(discount_id, creation_id)
+            return self._failures(discount_id, creation_id)
+        return {}
 
     def _poll(self, creation_id: str) -> Mapping[str, Any]:
         for attempt in range(self._max_polls):
@@ -98,25 +93,28 @@ class FriendCodes:
             "bulk code creation still running", retryable=True, code="BULK_PENDING"
         )
 
-    def _check_failures(self, discount_id: str, creation_id: str) -> None:
-        """Codes that failed as TAKEN are fine when they already sit on this discount."""
+    def _failures(self, discount_id: str, creation_id: str) -> dict[str, str]:
+        """The chunk's refused codes. A code that failed as TAKEN is fine when it already sits
+        on this discount (a retry); on another discount it is refused."""
         data = self._graphql.execute(documents.BULK_CREATION_FAILURES, {"id": creation_id})
         creation = data["discountRedeemCodeBulkCreation"] or {}
+        refused: dict[str, str] = {}
         for entry in (creation.get("codes") or {}).get("nodes") or ():
             errors = entry.get("errors") or []
             if not errors:
                 continue
+            code = str(entry["code"])
             if all(error.get("code") == "TAKEN" for error in errors):
-                self._require_ours(discount_id, entry["code"])
+                if not self._ours(discount_id, code):
+                    refused[code] = "TAKEN: the code belongs to another discount in the store"
                 continue
-            raise user_error(errors, f"code {entry['code']} not added")
+            refused[code] = str(user_error(errors, "not added"))
+        return refused
 
-    def _require_ours(self, discount_id: str, code: str) -> None:
+    def _ours(self, discount_id: str, code: str) -> bool:
         node = self._find(code)
-        if node is None or str(node["id"]) != discount_id:
+        if node is None:  # TAKEN but not visible yet: let the whole call be retried
             raise StoreClientError(
-                f"code {normalize_code(code) or code} belongs to another discount",
-                retryable=False,
-                status=200,
-                code="TAKEN",
+                f"code {code} reported taken but not found", retryable=True, code="TAKEN"
             )
+        return str(node["id"]) == discount_id

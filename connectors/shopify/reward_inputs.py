@@ -20,7 +20,7 @@ from decimal import Decimal
 from typing import Any
 
 from referral_plugin.domain.programs import RewardKind
-from referral_plugin.domain.store import RewardCodeRequest, StoreClientError
+from referral_plugin.domain.store import FriendCodeOffer, RewardCodeRequest, StoreClientError
 
 from . import documents
 
@@ -39,13 +39,31 @@ _COMBINES_WITH = {"orderDiscounts": False, "productDiscounts": True, "shippingDi
 class FriendOffer:
     """What a program's friends get with an advocate's code (once per customer)."""
 
-    kind: RewardKind  # PERCENT_DISCOUNT, FIXED_DISCOUNT or FREE_SHIPPING
+    kind: RewardKind  # PERCENT_DISCOUNT, FIXED_DISCOUNT, FREE_SHIPPING or FREE_PRODUCT
     title: str
     starts_at: datetime
-    percent: Decimal | None = None
+    percent: Decimal | None = None  # 15 means 15 %; sent as the fraction 0.15
     amount: Decimal | None = None
+    product_id: str | None = None
     minimum_subtotal: Decimal | None = None
     ends_at: datetime | None = None
+    once_per_customer: bool = True
+
+
+def friend_offer(offer: FriendCodeOffer) -> FriendOffer:
+    """Our domain's friend offer as this module's FriendOffer (amounts in the shop's currency,
+    which is the program's)."""
+    return FriendOffer(
+        kind=offer.reward.kind,
+        title=offer.title,
+        starts_at=offer.starts_at,
+        percent=offer.reward.percent,
+        amount=offer.reward.amount,
+        product_id=offer.reward.product_id,
+        minimum_subtotal=offer.minimum_subtotal,
+        ends_at=offer.ends_at,
+        once_per_customer=offer.once_per_customer,
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -105,15 +123,15 @@ def reward_discount(request: RewardCodeRequest) -> DiscountCall:
 
 
 def friend_discount(code: str, offer: FriendOffer) -> DiscountCall:
-    """The program's friend-offer discount: open to all buyers, once per customer, no total
-    usage limit; advocates' codes are added to it in bulk."""
+    """The program's friend-offer discount: open to all buyers (`context.all`), once per
+    customer, no total usage limit; advocates' codes are added to it in bulk."""
     common: dict[str, Any] = {
         "title": offer.title,
         "code": code,
         "startsAt": iso(offer.starts_at),
         "endsAt": iso(offer.ends_at) if offer.ends_at else None,
         "usageLimit": None,
-        "appliesOncePerCustomer": True,
+        "appliesOncePerCustomer": offer.once_per_customer,
         "context": {"all": "ALL"},
         "combinesWith": _COMBINES_WITH,
     }
@@ -125,9 +143,14 @@ def friend_discount(code: str, offer: FriendOffer) -> DiscountCall:
         value: dict[str, Any] = {"percentage": fraction(offer.percent)}
     elif offer.kind is RewardKind.FIXED_DISCOUNT and offer.amount is not None:
         value = _amount_off(offer.amount)
+    elif offer.kind is RewardKind.FREE_PRODUCT and offer.product_id:
+        value = {"percentage": 1.0}
     else:
         raise _invalid(f"a friend offer of kind {offer.kind} cannot be a Shopify code")
-    discount = {**common, "customerGets": {"value": value, "items": {"all": True}}}
+    items: dict[str, Any] = {"all": True}
+    if offer.kind is RewardKind.FREE_PRODUCT and offer.product_id:
+        items = {"products": {"productsToAdd": [gid("Product", offer.product_id)]}}
+    discount = {**common, "customerGets": {"value": value, "items": items}}
     return DiscountCall(
         document=documents.CREATE_BASIC_DISCOUNT,
         root="discountCodeBasicCreate",

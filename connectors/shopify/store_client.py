@@ -4,12 +4,13 @@ through the GraphQL Admin API."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from referral_plugin.domain.programs import RewardKind
 from referral_plugin.domain.store import (
+    FriendCodeOffer,
     IssuedReward,
     RewardCodeRequest,
     StoreClientError,
@@ -25,7 +26,6 @@ from .oauth import graphql_endpoint
 from .order_nodes import store_order
 from .reward_inputs import (
     DISCOUNT_KINDS,
-    FriendOffer,
     customer_tags,
     iso,
     reward_discount,
@@ -48,16 +48,13 @@ class ShopifyStoreClient:
         graphql: ShopifyGraphQL,
         *,
         shop_domain: str,
-        friend_offer_for: Callable[[int], FriendOffer | None] | None = None,
         order_page_size: int = 5,
         max_polls: int = 20,
     ) -> None:
         self._graphql = graphql
         self._shop = shop_domain
         self._page_size = order_page_size
-        self._friend_codes = FriendCodes(
-            graphql, self.find_discount, friend_offer_for, max_polls=max_polls
-        )
+        self._friend_codes = FriendCodes(graphql, self.find_discount, max_polls=max_polls)
 
     def issue_reward(self, request: RewardCodeRequest) -> IssuedReward:
         """Create the reward: a single-use code for discount kinds, a store-credit transaction,
@@ -96,12 +93,13 @@ class ShopifyStoreClient:
         if errors and not all(_says_gone(error) for error in errors):
             raise user_error(errors, "discount not deactivated")
 
-    def add_friend_codes(self, program_id: int, codes: Sequence[str]) -> None:
-        """Add advocates' codes to the program's friend-offer discount (found, or created from
-        the program's FriendOffer), ≤250 per bulk call, polled to completion. Idempotent: codes
-        already on that discount count as added; a code taken by another discount raises a
-        terminal StoreClientError (TAKEN)."""
-        self._friend_codes.add(program_id, codes)
+    def add_friend_codes(self, offer: FriendCodeOffer, codes: Sequence[str]) -> None:
+        """Add advocates' codes to the program's friend-offer discount (found by the offer's
+        code, or created from the offer: percent as a fraction, `context.all`, once per
+        customer), ≤250 per bulk call, polled to completion. Idempotent: codes already on that
+        discount count as added; codes taken by another discount are refused
+        (FriendCodesRejected, reason TAKEN) while the others are added."""
+        self._friend_codes.add(offer, codes)
 
     def orders_updated_since(self, since: datetime) -> Iterator[StoreOrder]:
         """Orders with `updated_at >= since`, oldest first, a page at a time, each in the REST

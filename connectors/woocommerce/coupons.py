@@ -26,10 +26,11 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from referral_plugin.domain.programs import RewardKind, RewardSpec
-from referral_plugin.domain.store import RewardCodeRequest, StoreClientError
+from referral_plugin.domain.programs import RewardKind
+from referral_plugin.domain.store import FriendCodeOffer, RewardCodeRequest, StoreClientError
 
 REWARD_META_KEY = "referral_plugin_reward_id"
+PROGRAM_META_KEY = "referral_plugin_program_id"
 UNSUPPORTED = "unsupported_reward_kind"
 _SUPPORTED = frozenset(
     {
@@ -69,17 +70,26 @@ def reward_coupon(request: RewardCodeRequest) -> dict[str, Any]:
     return coupon
 
 
-def friend_coupon(code: str, offer: RewardSpec) -> dict[str, Any]:
-    """The coupon JSON for one advocate's shareable code: the program's friend offer, once
-    per customer, not combinable with other coupons (one friend, one advocate's code)."""
-    coupon = {
-        "code": code,
-        **_discount(offer.kind, offer.amount, offer.percent, offer.product_id),
+def friend_coupon(code: str, offer: FriendCodeOffer) -> dict[str, Any]:
+    """The coupon JSON for one advocate's shareable code (lower case, as WooCommerce stores
+    it): the program's friend offer, once per customer (`usage_limit_per_user`: WooCommerce
+    counts a guest by billing email), not combinable with other coupons (one friend, one
+    advocate's code), ending with the program. Core coupons have no start date: the code
+    works from when it is added."""
+    spec = offer.reward
+    coupon: dict[str, Any] = {
+        "code": store_code(code),
+        "description": offer.title,
+        **_discount(spec.kind, spec.amount, spec.percent, spec.product_id),
         "individual_use": True,
-        "usage_limit_per_user": 1,
+        "meta_data": [{"key": PROGRAM_META_KEY, "value": str(offer.program_id)}],
     }
+    if offer.once_per_customer:
+        coupon["usage_limit_per_user"] = 1
     if offer.minimum_subtotal is not None:
         coupon["minimum_amount"] = decimal_text(offer.minimum_subtotal)
+    if offer.ends_at is not None:
+        coupon["date_expires"] = utc_text(offer.ends_at)
     return coupon
 
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from referral_plugin.domain.programs import RewardSpec
 from referral_plugin.domain.store import (
+    FriendCodeOffer,
+    FriendCodesRejected,
     IssuedReward,
     RewardCodeRequest,
     StoreClientError,
@@ -38,9 +39,6 @@ BATCH_LIMIT = 100  # items per batch request, across create/update/delete
 PAGE_SIZE = 100  # the REST API's largest per_page
 RECONCILED_TOPIC = "order.updated"
 
-# program id -> the program's friend offer (None: the program has none)
-FriendOffers = Callable[[int], RewardSpec | None]
-
 
 class WooCommerceStoreClient:
     """One WooCommerce store. Every method raises StoreClientError / StoreUnavailable."""
@@ -49,12 +47,10 @@ class WooCommerceStoreClient:
         self,
         rest: WooCommerceRestClient,
         *,
-        friend_offers: FriendOffers | None = None,
         page_size: int = PAGE_SIZE,
     ) -> None:
         self.rest = rest
         self.store_url = rest.store_url
-        self._friend_offers = friend_offers
         self._page_size = page_size
 
     def issue_reward(self, request: RewardCodeRequest) -> IssuedReward:
@@ -111,23 +107,46 @@ class WooCommerceStoreClient:
                 f"{store_ref!r} is not a WooCommerce coupon id", retryable=False, code="bad_ref"
             ) from exc
 
-    def add_friend_codes(self, program_id: int, codes: Sequence[str]) -> None:
-        """Create a coupon per code with the program's friend offer, in batches of at most
-        100. Idempotent: a code that already exists counts as added. Raises StoreClientError
-        for any other per-item error (the first one, naming the code)."""
-        offer = self._friend_offers(program_id) if self._friend_offers else None
-        if offer is None:
-            raise StoreClientError(
-                f"program {program_id} has no friend offer this WooCommerce client knows",
-                retryable=False,
-                code="friend_offer_unknown",
-            )
+    def add_friend_codes(self, offer: FriendCodeOffer, codes: Sequence[str]) -> None:
+        """Create a coupon per code with the program's friend offer (`coupons.friend_coupon`),
+        in batches of at most 100. Idempotent: a code that already exists counts as added when
+        its coupon grants the same offer; one granting something else (the merchant's own
+        coupon) is refused as `code_taken`. Raises FriendCodesRejected after every batch when
+        some codes were refused for good (the others were added), StoreClientError for a
+        failure of a whole batch or a retryable per-item error."""
         unique = list(dict.fromkeys(store_code(code) for code in codes if code.strip()))
+        rejected: dict[str, str] = {}
         for start in range(0, len(unique), BATCH_LIMIT):
-            chunk = unique[start : start + BATCH_LIMIT]
-            body = {"create": [friend_coupon(code, offer) for code in chunk]}
-            answer = self.rest.post("coupons/batch", body).payload or {}
-            _check_batch_items(chunk, answer.get("create") or [])
+            wanted = [friend_coupon(code, offer) for code in unique[start : start + BATCH_LIMIT]]
+            answer = self.rest.post("coupons/batch", {"create": wanted}).payload or {}
+            for coupon, error in _batch_errors(wanted, answer.get("create") or []):
+                reason = self._refusal(coupon, error)
+                if reason is not None:
+                    rejected[str(coupon["code"])] = reason
+        if rejected:
+            raise FriendCodesRejected(rejected)
+
+    def _refusal(self, wanted: Mapping[str, Any], error: Mapping[str, Any]) -> str | None:
+        """Why one batch item is refused for good, or None when it counts as added. Raises
+        a retryable StoreClientError for a per-item 429/5xx."""
+        error_code = str(error.get("code") or "")
+        if error_code == ALREADY_EXISTS:
+            try:
+                self._existing_coupon(wanted)
+            except StoreClientError as taken:
+                if taken.retryable:
+                    raise
+                return f"{taken.code}: {taken}"  # the merchant's coupon with another grant
+            return None
+        status = (error.get("data") or {}).get("status")
+        if isinstance(status, int) and (status == 429 or status >= 500):
+            raise StoreClientError(
+                f"friend code {wanted['code']}: {error_code or 'error'}",
+                retryable=True,
+                status=status,
+                code=error_code or None,
+            )
+        return f"{error_code or 'error'}: {error.get('message', '')}"[:500]
 
     def ensure_webhooks(self, delivery_url: str, secret: str) -> list[int]:
         """Our order webhooks exist, are active and deliver to `delivery_url` signed with
@@ -212,28 +231,21 @@ def _orders_query(after: str, page: int, per_page: int) -> dict[str, str | int]:
     }
 
 
-def _check_batch_items(codes: Sequence[str], results: Sequence[Any]) -> None:
-    """Per-item answers, in request order: a coupon, or `{"id": 0, "error": {...}}`."""
-    if len(results) != len(codes):
+def _batch_errors(
+    wanted: Sequence[Mapping[str, Any]], results: Sequence[Any]
+) -> Iterator[tuple[Mapping[str, Any], Mapping[str, Any]]]:
+    """(coupon asked for, its error) per failed item; answers come in request order, each a
+    coupon or `{"id": 0, "error": {...}}`."""
+    if len(results) != len(wanted):
         raise StoreClientError(
-            f"the batch answer lists {len(results)} items for {len(codes)} codes",
+            f"the batch answer lists {len(results)} items for {len(wanted)} codes",
             retryable=True,
             code="batch_mismatch",
         )
-    for code, result in zip(codes, results, strict=True):
+    for coupon, result in zip(wanted, results, strict=True):
         error = result.get("error") if isinstance(result, Mapping) else None
-        if not error:
-            continue
-        error_code = str(error.get("code") or "")
-        if error_code == ALREADY_EXISTS:
-            continue
-        status = (error.get("data") or {}).get("status")
-        raise StoreClientError(
-            f"friend code {code}: {error_code or 'error'}: {error.get('message', '')}",
-            retryable=isinstance(status, int) and (status == 429 or status >= 500),
-            status=status if isinstance(status, int) else None,
-            code=error_code or None,
-        )
+        if error:
+            yield coupon, error if isinstance(error, Mapping) else {"message": str(error)}
 
 
 def make_woocommerce_store_client(

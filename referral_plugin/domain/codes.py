@@ -73,6 +73,17 @@ def reward_code(reward_id: int, key: bytes, prefix: str = "RW") -> str:
 
     HMAC-SHA256(key, "reward:<id>") mapped onto the readable alphabet: e.g. 'RW-7Q2K-9XPA-MN4D'.
     """
-    digest = hmac.new(key, f"reward:{reward_id}".encode(), hashlib.sha256).digest()
+    return _keyed_code(f"reward:{reward_id}", key, prefix)
+
+
+def friend_offer_code(program_id: int, key: bytes) -> str:
+    """The own code of a program's friend-offer discount (Shopify's discount needs one; the
+    advocates' codes are added to it): deterministic, so the discount is found again, and
+    keyed, so nobody can guess it and get the friend offer without an advocate."""
+    return _keyed_code(f"friend-offer:{program_id}", key, "RF")
+
+
+def _keyed_code(message: str, key: bytes, prefix: str) -> str:
+    digest = hmac.new(key, message.encode(), hashlib.sha256).digest()
     body = "".join(ALPHABET[b % len(ALPHABET)] for b in digest[:12])
     return f"{prefix}-{body[:4]}-{body[4:8]}-{body[8:12]}"

@@ -15,7 +15,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
-from .programs import RewardKind
+from .codes import friend_offer_code
+from .programs import Program, RewardKind, RewardSpec, ValueBasis
+from .rules import CHECKOUT_DISCOUNT_KINDS, NO_FRIEND_REWARD_KINDS
 
 
 class StoreClientError(Exception):
@@ -43,6 +45,81 @@ class StoreUnavailable(StoreClientError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, retryable=False)
+
+
+class FriendCodesRejected(StoreClientError):
+    """Some codes were not added for good (e.g. TAKEN: another discount owns the code); every
+    other code of the call was added. `rejected` maps each refused code to the reason."""
+
+    def __init__(self, rejected: Mapping[str, str]) -> None:
+        first = next(iter(rejected.items()), ("", ""))
+        super().__init__(
+            f"{len(rejected)} code(s) refused, first {first[0]}: {first[1]}",
+            retryable=False,
+            code="CODES_REJECTED",
+        )
+        self.rejected = dict(rejected)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FriendCodeOffer:
+    """What a friend gets at checkout with any advocate's code of one program: the program's
+    friend reward as a store discount, once per customer. One offer per program; advocates'
+    codes are added to it in bulk (`StoreClient.add_friend_codes`)."""
+
+    program_id: int
+    title: str  # what the merchant sees in the store, e.g. "Referral: Give 15%, get $10"
+    reward: RewardSpec  # PERCENT_DISCOUNT, FIXED_DISCOUNT, FREE_SHIPPING or FREE_PRODUCT
+    currency: str  # the program's (the store's) currency of a fixed amount
+    starts_at: datetime
+    ends_at: datetime | None = None
+    minimum_subtotal: Decimal | None = None
+    once_per_customer: bool = True
+    # The offer's own code, for a platform whose discount needs one to exist (Shopify): keyed
+    # (`codes.friend_offer_code`), so nobody can guess it and get the offer without an advocate.
+    offer_code: str
+
+
+def friend_code_offer(program: Program, *, now: datetime, key: bytes) -> FriendCodeOffer | None:
+    """The program's friend offer, or None when its friend reward is none a store discount can
+    express (no friend reward, a one-sided or contest program, points, credit, cash, a fixed
+    discount valued as a percent of the order, a value missing).
+
+    Without an offer, advocates' codes are not put into the store: a shopper typing one at
+    checkout is refused by the store, so such a program attributes through the referral link
+    (the click and the landing `ref`), claims and the advocate's identity instead of a code.
+
+    Starts at the program's start (or `now`), ends at its end; the minimum subtotal is the
+    larger of the program's condition and the reward's own minimum. Pure and deterministic for
+    a given `now` and key.
+    """
+    spec = program.friend_reward
+    if spec is None or program.kind in NO_FRIEND_REWARD_KINDS or not _expressible(spec):
+        return None
+    conditions = program.conditions
+    minimums = [m for m in (conditions.minimum_subtotal, spec.minimum_subtotal) if m is not None]
+    return FriendCodeOffer(
+        program_id=program.id,
+        title=f"Referral: {program.name}"[:255],
+        reward=spec,
+        currency=program.currency,
+        starts_at=conditions.starts_at or now,
+        ends_at=conditions.ends_at,
+        minimum_subtotal=max(minimums) if minimums else None,
+        offer_code=friend_offer_code(program.id, key),
+    )
+
+
+def _expressible(spec: RewardSpec) -> bool:
+    if spec.kind not in CHECKOUT_DISCOUNT_KINDS:
+        return False
+    if spec.kind is RewardKind.PERCENT_DISCOUNT:
+        return spec.percent is not None and Decimal(0) < spec.percent <= Decimal(100)
+    if spec.kind is RewardKind.FIXED_DISCOUNT:
+        return spec.basis is ValueBasis.FIXED and spec.amount is not None and spec.amount > 0
+    if spec.kind is RewardKind.FREE_PRODUCT:
+        return bool(spec.product_id and spec.product_id.strip())
+    return True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -93,9 +170,11 @@ class StoreClient(Protocol):
     def revoke_reward(self, store_ref: str, code: str | None) -> None:
         """Disable or delete an unused reward; a reward already gone counts as revoked."""
 
-    def add_friend_codes(self, program_id: int, codes: Sequence[str]) -> None:
-        """Make advocates' codes usable by friends at checkout (the program's friend offer);
-        codes that already exist count as added."""
+    def add_friend_codes(self, offer: FriendCodeOffer, codes: Sequence[str]) -> None:
+        """Make advocates' codes usable by friends at checkout with `offer` (created in the
+        store the first time, found again after). Idempotent: a code already holding this
+        offer counts as added. Raises FriendCodesRejected naming the codes refused for good
+        (the others were added), StoreClientError for a failure of the whole call."""
 
     def orders_updated_since(self, since: datetime) -> Iterable[StoreOrder]:
         """Orders changed at or after `since`, oldest first, paginated lazily."""

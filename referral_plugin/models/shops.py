@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..domain.decisions import CodeKind
@@ -82,11 +82,23 @@ class Advocate(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+# Codes the friend-code job still has to push (due) or that failed for good: a small index,
+# since pushed codes and codes that never go to the store leave it.
+CODES_IN_STORE_WORK = "store_next_attempt_at IS NOT NULL OR store_error IS NOT NULL"
+
+
 class Code(Base):
     __tablename__ = "codes"
     __table_args__ = (
         UniqueConstraint("shop_id", "normalized"),
         Index("ix_codes_shop_id_advocate_id", "shop_id", "advocate_id"),
+        Index(
+            "ix_codes_shop_id_store_next_attempt_at",
+            "shop_id",
+            "store_next_attempt_at",
+            postgresql_where=text(CODES_IN_STORE_WORK),
+            sqlite_where=text(CODES_IN_STORE_WORK),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -99,6 +111,13 @@ class Code(Base):
     normalized: Mapped[str] = mapped_column(String(64))  # codes.normalize_code (upper case)
     friend_email: Mapped[str | None] = mapped_column(String(320))  # identity email
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # An advocate's code in the store (the program's friend offer, `services.friend_codes`):
+    # due for the job while `store_next_attempt_at` is set; in the store since
+    # `store_synced_at`; `store_error` says why not (yet). Other kinds never go there this way.
+    store_next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    store_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    store_error: Mapped[str | None] = mapped_column(Text)
+    store_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Click(Base):

@@ -47,8 +47,11 @@ def enroll_advocate(
 ) -> EnrolledAdvocate:
     """Enroll `email` in the program with a new share code, or return the existing enrollment
     (same advocate and code, created=False). Idempotent per (program, identity email), also
-    under concurrent enrollment. Raises ValidationError("email"), NotFound (program) or
-    Conflict when no free code could be generated."""
+    under concurrent enrollment. The new code is due for the store at once: the worker's
+    `sync_friend_codes` job adds it to the program's friend offer, or a caller that must show
+    it only once it works calls `friend_code_jobs.push_advocate_code` after committing.
+    Raises ValidationError("email"), NotFound (program) or Conflict when no free code could
+    be generated."""
     normalized, identity = normalize_email(email), identity_email(email)
     if normalized is None or identity is None:
         raise ValidationError.single("email", "must be a valid email address")
@@ -100,6 +103,7 @@ def _new_code(session: Session, advocate: Advocate, now: datetime, chooser: Choo
             code=display,
             normalized=normalize_code(display),
             created_at=now,
+            store_next_attempt_at=now,  # due for the friend-code job (`friend_codes`)
         )
         try:
             with session.begin_nested():

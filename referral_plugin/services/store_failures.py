@@ -9,6 +9,7 @@ how an operator makes failed rewards due again.
 - terminal errors: `next_store_attempt_at` None with `last_store_error` set, so the claim skips
   it until an operator retries it (`referral-plugin rewards retry`).
 - StoreUnavailable (no client, uninstalled, revoked token): not counted; retried in an hour.
+`plan_retry` is these rules as a value, shared with the friend-code job (`friend_codes`).
 The rows are locked by the caller's claim, so the attempt counter is a safe read-modify-write.
 """
 
@@ -72,6 +73,53 @@ def describe(error: StoreClientError) -> str:
     return f"{' '.join(parts)}: {error}"[:ERROR_TEXT_LIMIT]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetryPlan:
+    """What one failed store call means for the row it was made for (a reward, a code)."""
+
+    attempts: int  # the row's attempt counter after this failure
+    next_attempt_at: datetime | None  # None: failed for good
+    pause_until: datetime | None  # throttled: no call to the shop before then
+    outcome: FailureOutcome
+
+
+def plan_retry(
+    error: StoreClientError, *, attempts: int, now: datetime, max_attempts: int
+) -> RetryPlan:
+    """The rules above as a value: unavailable and throttled are not counted, other retryable
+    errors back off until `max_attempts`, terminal errors stop."""
+    if isinstance(error, StoreUnavailable):
+        return RetryPlan(
+            attempts=attempts,
+            next_attempt_at=now + UNAVAILABLE_RETRY,
+            pause_until=None,
+            outcome=FailureOutcome(counter="retrying", stop=error),
+        )
+    if is_throttle(error):
+        until = now + throttle_pause(error)
+        return RetryPlan(
+            attempts=attempts,
+            next_attempt_at=until,
+            pause_until=until,
+            outcome=FailureOutcome(counter="retrying", stop=error),
+        )
+    attempts += 1
+    if error.retryable and attempts < max_attempts:
+        delay = _seconds(error.retry_after, backoff_delay(attempts))
+        return RetryPlan(
+            attempts=attempts,
+            next_attempt_at=now + delay,
+            pause_until=None,
+            outcome=FailureOutcome(counter="retrying"),
+        )
+    return RetryPlan(
+        attempts=attempts,
+        next_attempt_at=None,
+        pause_until=None,
+        outcome=FailureOutcome(counter="failed"),
+    )
+
+
 def record_store_failure(
     session: Session,
     reward: Reward,
@@ -84,21 +132,14 @@ def record_store_failure(
     reward.last_store_error = describe(error)
     reward.updated_at = now
     _log(reward, error)
-    if isinstance(error, StoreUnavailable):
-        reward.next_store_attempt_at = now + UNAVAILABLE_RETRY
-        return FailureOutcome(counter="retrying", stop=error)
-    if is_throttle(error):
-        until = now + throttle_pause(error)
-        pause_shop(session, reward.shop_id, until)
-        reward.next_store_attempt_at = until
-        return FailureOutcome(counter="retrying", stop=error)
-    reward.store_attempts = (reward.store_attempts or 0) + 1
-    if error.retryable and reward.store_attempts < max_attempts:
-        delay = _seconds(error.retry_after, backoff_delay(reward.store_attempts))
-        reward.next_store_attempt_at = now + delay
-        return FailureOutcome(counter="retrying")
-    reward.next_store_attempt_at = None
-    return FailureOutcome(counter="failed")
+    plan = plan_retry(
+        error, attempts=reward.store_attempts or 0, now=now, max_attempts=max_attempts
+    )
+    if plan.pause_until is not None:
+        pause_shop(session, reward.shop_id, plan.pause_until)
+    reward.store_attempts = plan.attempts
+    reward.next_store_attempt_at = plan.next_attempt_at
+    return plan.outcome
 
 
 def pause_shop(session: Session, shop_id: int, until: datetime) -> None:

@@ -1,6 +1,7 @@
 """A Shopify shop from install to clawback, on a database of its own, against the local Shopify
-(OAuth + graphql.json on 127.0.0.1): install through the OAuth routes → program and advocate →
-the advocate's code added to the store → signed `orders/paid` with that code → drain →
+(OAuth + graphql.json on 127.0.0.1): install through the OAuth routes → two-sided program and
+advocate → the friend-code job adds the advocate's code to the program's friend discount in the
+store → signed `orders/paid` with that code → drain →
 conversion, reward held → hold over → issue job creates the reward code in the store → signed
 `refunds/create` → revoke job disables it. The access token expires on the way and is
 refreshed exactly once."""
@@ -13,7 +14,6 @@ import threading
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,25 +22,22 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from connectors.registry import CONNECTORS, STORE_CLIENT_FACTORIES
-from connectors.shopify.reward_inputs import FriendOffer
-from connectors.shopify.store_client import ShopifyStoreClient
-from referral_plugin import store_jobs
+from connectors.registry import CONNECTORS
+from referral_plugin import friend_code_jobs, store_jobs
 from referral_plugin.app import AppServices, app_services, create_app
+from referral_plugin.domain.decisions import Beneficiary
 from referral_plugin.domain.events import Platform
 from referral_plugin.domain.lifecycle import RewardStatus
-from referral_plugin.domain.programs import RewardKind
 from referral_plugin.inbox_worker import drain_inbox
-from referral_plugin.models import Conversion, Reward, Shop
+from referral_plugin.models import Conversion, Reward
 from referral_plugin.services import rewards
 from referral_plugin.services.advocates import enroll_advocate
 from referral_plugin.services.programs import create_program
 from referral_plugin.services.shops import find_shop
 from referral_plugin.settings import Settings
-from referral_plugin.shopify_tokens import admin_graphql
 from referral_plugin.store_clients import store_client_for
 from tests.conftest import TEST_ENCRYPTION_KEY
-from tests.inbox_support import ONE_SIDED, order_body, own_database, refund_body, shopify_headers
+from tests.inbox_support import order_body, own_database, refund_body, shopify_headers
 from tests.shopify_fake import FakeShopify, admin_schema, origin_of, serving
 from tests.shopify_fake_oauth import APP_KEY, APP_SECRET, FakeShopifyOAuth, WallClock, utc_now
 
@@ -81,25 +78,13 @@ def app(tmp_path: Path, fake: FakeShopify) -> Iterator[Flask]:
         app_services(built).engine.dispose()
 
 
-def friend_offer(_program_id: int) -> FriendOffer:
-    return FriendOffer(
-        kind=RewardKind.PERCENT_DISCOUNT,
-        title="Friends get 10%",
-        starts_at=FakeShopifyOAuth().wall(),
-        percent=Decimal(10),
-    )
-
-
-@pytest.fixture(autouse=True)
-def registry_client(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The Shopify factory with the program's friend offer, at SHOPIFY_SHOP_ORIGIN (the
-    registry's own factory always calls https://{shop})."""
-
-    def factory(domain: str, credentials: dict[str, str], settings: Settings) -> Any:
-        graphql = admin_graphql(settings, domain, credentials["access_token"])
-        return ShopifyStoreClient(graphql, shop_domain=domain, friend_offer_for=friend_offer)
-
-    monkeypatch.setitem(STORE_CLIENT_FACTORIES, Platform.SHOPIFY, factory)
+TWO_SIDED = {
+    "name": "Give 10%, get $10",
+    "kind": "two_sided",
+    "friend_reward": {"kind": "percent_discount", "percent": "10"},
+    "advocate_reward": {"kind": "fixed_discount", "amount": "10.00"},
+    "hold_days": 30,
+}
 
 
 def install(app: Flask, fake: FakeShopify) -> int:
@@ -131,7 +116,11 @@ def drain(services: AppServices, clock: WallClock) -> int:
 
 def reward_of(services: AppServices, shop_id: int) -> Reward:
     with services.sessions.begin() as session:
-        return session.scalars(select(Reward).where(Reward.shop_id == shop_id)).one()
+        return session.scalars(
+            select(Reward).where(
+                Reward.shop_id == shop_id, Reward.beneficiary == Beneficiary.ADVOCATE
+            )
+        ).one()
 
 
 def run(job: Any, services: AppServices, clock: WallClock) -> int:
@@ -146,15 +135,16 @@ def test_install_to_clawback(app: Flask, fake: FakeShopify, clock: WallClock) ->
     assert fake.oauth.grants == ["authorization_code"]
 
     with services.sessions.begin() as session:
-        program = create_program(session, shop_id, ONE_SIDED, now=clock())
+        program = create_program(session, shop_id, TWO_SIDED, now=clock())
         advocate = enroll_advocate(
             session, shop_id, program.id, email="anna@example.com", now=clock()
         )
-        program_id, code = program.id, advocate.code
-    with services.sessions.begin() as session:
-        shop = session.get(Shop, shop_id)
-        store_client_for(shop, services, clock=clock).add_friend_codes(program_id, [code])
-    assert fake.by_code(code) is not None  # the advocate's code exists in the store
+        code = advocate.code
+    assert fake.by_code(code) is None
+    assert run(friend_code_jobs.sync_friend_codes, services, clock) == 1
+    friend_discount = fake.by_code(code)  # the advocate's code exists in the store
+    assert friend_discount is not None and friend_discount["title"] == "Referral: Give 10%, get $10"
+    assert friend_discount["input"]["customerGets"]["value"] == {"percentage": 0.1}
 
     body = order_body(ORDER_ID, code=code, status="paid")
     post_webhook(app, fake.oauth.shop, "orders/paid", body)

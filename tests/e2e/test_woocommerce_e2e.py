@@ -1,5 +1,6 @@
-"""A WooCommerce store end to end: connect, webhooks, an order with an advocate's code, the
-reward coupon appearing in the store bound to the advocate's email, a refund removing it.
+"""A WooCommerce store end to end: connect, webhooks, the advocate's code put into the store by
+the worker's friend-code job, an order with that code, the reward coupon appearing in the store
+bound to the advocate's email, a refund removing it.
 
 By default the store is FakeWooCommerce and our app runs as a real HTTP server: the merchant's
 browser goes through our connect page and the store's `/wc-auth/v1/authorize`, the store posts
@@ -41,7 +42,7 @@ from referral_plugin.domain.events import Platform
 from referral_plugin.domain.lifecycle import RewardStatus
 from referral_plugin.jobs import JOBS, WorkerRuntime, run_job
 from referral_plugin.models import Reward, Shop
-from referral_plugin.services import programs, shops
+from referral_plugin.services import shops
 from referral_plugin.settings import Settings
 from tests.conftest import TEST_ENCRYPTION_KEY
 from tests.inbox_support import own_database
@@ -255,12 +256,12 @@ def test_connect_order_reward_refund_round_trip(
     program = api("POST", "/api/v1/programs", _program())
     advocate = api("POST", "/api/v1/advocates", {"program_id": program["id"], "email": ADVOCATE})
     code = advocate["code"]
-    with app.services.sessions.begin() as session:
-        offer = programs.get_program(session, shop.id, program["id"]).friend_reward
-    friend_codes = WooCommerceStoreClient(store.rest, friend_offers=lambda _: offer)
-    friend_codes.add_friend_codes(program["id"], [code])
-    friend_coupon = friend_codes.find_coupon(code)
+    assert WooCommerceStoreClient(store.rest).find_coupon(code) is None
+    assert app.run("sync_friend_codes") == 1  # the worker's job puts the code into the store
+    friend_coupon = WooCommerceStoreClient(store.rest).find_coupon(code)
     assert friend_coupon is not None
+    assert (friend_coupon["discount_type"], friend_coupon["amount"]) == ("percent", "10.00")
+    assert friend_coupon["usage_limit_per_user"] == 1
     if isinstance(store, RealStore):
         store.created.append(("coupons", int(friend_coupon["id"])))
 

@@ -59,12 +59,17 @@ from referral_plugin.services.shop_erasure import shop_owned_columns
 from referral_plugin.services.shops import add_shop, issue_api_token
 from referral_plugin.settings import Settings
 from tests.conftest import TEST_ENCRYPTION_KEY
-from tests.inbox_support import APP_SECRET, ORDER_SAMPLE, own_database, refund_body
+from tests.inbox_support import (
+    APP_SECRET,
+    ORDER_SAMPLE,
+    own_database,
+    refund_body,
+    shopify_headers,
+)
 from tests.integration.builders import TWO_SIDED
 from tests.unit.connector_fixtures import raw
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
-TRIGGERED_AT = "2026-11-20T12:00:00.000000Z"
 
 
 # --- the app, its own database, posting and draining ----------------------------------------
@@ -98,27 +103,12 @@ def services(app: Flask) -> AppServices:
     return app_services(app)
 
 
-def signed_headers(domain: str, body: bytes, topic: str, event_id: str) -> dict[str, str]:
-    from connectors.signatures import sign_body
-
-    return {
-        "Content-Type": "application/json",
-        "X-Shopify-Topic": topic,
-        "X-Shopify-Shop-Domain": domain,
-        "X-Shopify-Hmac-Sha256": sign_body(body, APP_SECRET),
-        "X-Shopify-Event-Id": event_id,
-        "X-Shopify-Webhook-Id": str(uuid.uuid4()),
-        "X-Shopify-Triggered-At": TRIGGERED_AT,
-        "X-Shopify-API-Version": "2026-01",
-    }
-
-
 def post(
     client: FlaskClient, domain: str, topic: str, payload: Any, *, event_id: str | None = None
 ) -> int:
     """POST a signed delivery to the webhook edge; returns the HTTP status."""
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-    headers = signed_headers(domain, body, topic, event_id or uuid.uuid4().hex)
+    headers = shopify_headers(domain, body, topic, event_id or uuid.uuid4().hex)
     return client.post("/webhooks/shopify", data=body, headers=headers).status_code
 
 

@@ -15,19 +15,29 @@ import pytest
 from connectors.registry import STORE_CLIENT_FACTORIES
 from connectors.shopify.connector import ShopifyConnector
 from connectors.shopify.graphql_client import ShopifyGraphQL
-from connectors.shopify.reward_inputs import FriendOffer
 from connectors.shopify.store_client import ShopifyStoreClient, make_shopify_store_client
 from referral_plugin.domain.codes import normalize_code
 from referral_plugin.domain.events import OrderEvent, OrderEventKind, Platform
-from referral_plugin.domain.programs import RewardKind
-from referral_plugin.domain.store import RewardCodeRequest, StoreClientError, StoreUnavailable
+from referral_plugin.domain.programs import RewardKind, RewardSpec
+from referral_plugin.domain.store import (
+    FriendCodeOffer,
+    FriendCodesRejected,
+    RewardCodeRequest,
+    StoreClientError,
+    StoreUnavailable,
+)
 from referral_plugin.settings import Settings
 from tests.shopify_fake import TOKEN, FakeShopify, Fault, admin_schema, graphql_order, serving
 
 SHOP = "demo-store.myshopify.com"
 START = datetime(2026, 11, 1, tzinfo=UTC)
-OFFER = FriendOffer(
-    kind=RewardKind.PERCENT_DISCOUNT, title="Friends get 10%", starts_at=START, percent=Decimal(10)
+OFFER = FriendCodeOffer(
+    program_id=1,
+    title="Referral: Friends get 10%",
+    reward=RewardSpec(kind=RewardKind.PERCENT_DISCOUNT, percent=Decimal(10)),
+    currency="EUR",
+    starts_at=START,
+    offer_code="RF-TEST-OFFE-R001",
 )
 
 
@@ -69,9 +79,7 @@ def client_for(
         sleep=fake.clock.sleep,
         clock=fake.clock,
     )
-    return ShopifyStoreClient(
-        graphql, shop_domain=SHOP, friend_offer_for=lambda _id: OFFER, **options
-    )
+    return ShopifyStoreClient(graphql, shop_domain=SHOP, **options)
 
 
 def reward(kind: RewardKind = RewardKind.PERCENT_DISCOUNT, **overrides: Any) -> RewardCodeRequest:
@@ -218,15 +226,18 @@ def test_600_friend_codes_in_three_bulk_calls_with_polling(
 ) -> None:
     codes = [f"ADV-{number:04d}" for number in range(600)]
     client = client_for(fake, endpoint)
-    client.add_friend_codes(1, codes)
+    client.add_friend_codes(OFFER, codes)
     sizes = [len(call["codes"]) for call in fake.calls_to("discountRedeemCodeBulkAdd")]
     assert sizes == [250, 250, 100]
     assert len(fake.calls_to("discountRedeemCodeBulkCreation")) == 6  # done: false, then true
     (discount,) = fake.discounts.values()
     assert discount["input"]["context"] == {"all": "ALL"}
+    assert discount["input"]["customerGets"]["value"] == {"percentage": 0.1}
+    assert discount["input"]["appliesOncePerCustomer"] is True
+    assert (discount["title"], discount["codes"][0]) == (OFFER.title, OFFER.offer_code)
     assert len(discount["codes"]) == 601  # its own code plus the advocates'
 
-    client.add_friend_codes(1, codes[:10])  # again: already present counts as added
+    client.add_friend_codes(OFFER, codes[:10])  # again: already present counts as added
     assert len(fake.discounts) == 1
 
 
@@ -235,9 +246,11 @@ def test_a_friend_code_owned_by_another_discount_is_terminal(
 ) -> None:
     client = client_for(fake, endpoint)
     client.issue_reward(reward(code="ADV-0001"))
-    with pytest.raises(StoreClientError) as raised:
-        client.add_friend_codes(1, ["ADV-0001"])
-    assert raised.value.code == "TAKEN"
+    with pytest.raises(FriendCodesRejected) as raised:
+        client.add_friend_codes(OFFER, ["ADV-0001", "ADV-0002"])
+    assert list(raised.value.rejected) == ["ADV-0001"]
+    assert raised.value.rejected["ADV-0001"].startswith("TAKEN")
+    assert "ADV-0002" in fake.by_code(OFFER.offer_code)["codes"]  # the other one was added
 
 
 def test_reconciliation_pages_orders_that_translate_like_webhooks(

@@ -19,8 +19,7 @@ from referral_plugin.services import shop_leases
 from referral_plugin.settings import Settings
 from referral_plugin.store_jobs import ShopsFailed
 from referral_plugin.woocommerce_connect import connect_store
-from tests.conftest import TEST_ENCRYPTION_KEY
-from tests.inbox_support import own_database
+from tests.inbox_support import app_environ, own_database
 from tests.woocommerce_fake import FakeWooCommerce
 
 PUBLIC = "https://referrals.example.test"
@@ -29,14 +28,7 @@ PUBLIC = "https://referrals.example.test"
 @pytest.fixture
 def environ(tmp_path: Path) -> Iterator[dict[str, str]]:
     with own_database(tmp_path) as url:
-        yield {
-            "APP_ENV": "test",
-            "DATABASE_URL": url,
-            "INSTANCE_PATH": str(tmp_path / "instance"),
-            "SECRET_KEY": "subscriptions-test",
-            "ENCRYPTION_KEY": TEST_ENCRYPTION_KEY,
-            "PUBLIC_BASE_URL": PUBLIC,
-        }
+        yield app_environ(url, tmp_path, "subscriptions-test", PUBLIC)
 
 
 @pytest.fixture

@@ -17,12 +17,27 @@ from connectors.woocommerce.rest_client import WooCommerceRestClient, retry_afte
 from connectors.woocommerce.store_client import WooCommerceStoreClient
 from referral_plugin.domain.events import OrderEventKind, Platform
 from referral_plugin.domain.programs import RewardKind, RewardSpec
-from referral_plugin.domain.store import RewardCodeRequest, StoreClientError, StoreUnavailable
+from referral_plugin.domain.store import (
+    FriendCodeOffer,
+    FriendCodesRejected,
+    RewardCodeRequest,
+    StoreClientError,
+    StoreUnavailable,
+)
 from referral_plugin.settings import Settings
 from tests.woocommerce_fake import FakeWooCommerce, utc_iso
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-FRIEND_OFFER = RewardSpec(kind=RewardKind.PERCENT_DISCOUNT, percent=Decimal("15"))
+FRIEND_OFFER = FriendCodeOffer(
+    program_id=7,
+    title="Referral: Give 15%",
+    reward=RewardSpec(kind=RewardKind.PERCENT_DISCOUNT, percent=Decimal("15")),
+    currency="USD",
+    starts_at=NOW,
+    ends_at=NOW + timedelta(days=90),
+    minimum_subtotal=Decimal("25.00"),
+    offer_code="RF-TEST-OFFE-R007",
+)
 
 
 @pytest.fixture
@@ -44,8 +59,7 @@ def rest_for(store: FakeWooCommerce, sleeps: list[float], **options: Any) -> Woo
 
 @pytest.fixture
 def client(store: FakeWooCommerce, sleeps: list[float]) -> WooCommerceStoreClient:
-    offers = {7: FRIEND_OFFER}
-    return WooCommerceStoreClient(rest_for(store, sleeps), friend_offers=offers.get)
+    return WooCommerceStoreClient(rest_for(store, sleeps))
 
 
 def reward(kind: RewardKind = RewardKind.FIXED_DISCOUNT, **changes: Any) -> RewardCodeRequest:
@@ -284,9 +298,9 @@ def test_250_friend_codes_go_in_three_batches_and_duplicates_count_as_added(
     client: WooCommerceStoreClient, store: FakeWooCommerce
 ) -> None:
     codes = [f"ANNA-{index:04d}" for index in range(250)]
-    client.add_friend_codes(7, codes[:1])  # already there before the batch
+    client.add_friend_codes(FRIEND_OFFER, codes[:1])  # already there before the batch
 
-    client.add_friend_codes(7, codes)
+    client.add_friend_codes(FRIEND_OFFER, codes)
 
     batches = store.calls("POST", "coupons/batch")
     assert len(batches) == 4  # 1 + (100, 100, 50)
@@ -294,20 +308,40 @@ def test_250_friend_codes_go_in_three_batches_and_duplicates_count_as_added(
     coupon = store.coupon_by_code("anna-0249")
     assert coupon is not None
     assert (coupon["discount_type"], coupon["amount"]) == ("percent", "15.00")
-    assert coupon["usage_limit_per_user"] == 1
+    assert (coupon["usage_limit_per_user"], coupon["individual_use"]) == (1, True)
+    assert coupon["minimum_amount"] == "25.00"
+    assert coupon["date_expires_gmt"] == utc_iso(NOW + timedelta(days=90))
+    assert coupon["description"] == "Referral: Give 15%"
+    assert store.calls("GET", "coupons") == [{"code": "anna-0000"}]  # the existing one, checked
 
 
-def test_another_per_item_error_in_a_batch_raises_naming_the_code(
+def test_a_code_the_merchant_uses_for_another_coupon_is_refused_the_rest_added(
+    client: WooCommerceStoreClient, store: FakeWooCommerce
+) -> None:
+    client.rest.post("coupons", {"code": "anna-0002", "amount": "50"})  # the merchant's own
+
+    with pytest.raises(FriendCodesRejected) as raised:
+        client.add_friend_codes(FRIEND_OFFER, ["ANNA-0001", "ANNA-0002", "ANNA-0003"])
+
+    assert list(raised.value.rejected) == ["anna-0002"]
+    assert raised.value.rejected["anna-0002"].startswith("code_taken")
+    assert store.coupon_by_code("anna-0001") is not None
+    assert store.coupon_by_code("anna-0003") is not None
+
+
+def test_another_per_item_error_in_a_batch_is_refused_naming_the_code(
     client: WooCommerceStoreClient, store: FakeWooCommerce
 ) -> None:
     store.refuse_code("anna-0002", "woocommerce_rest_invalid_coupon", "Coupon is not valid.")
 
-    with pytest.raises(StoreClientError) as raised:
-        client.add_friend_codes(7, ["ANNA-0001", "ANNA-0002", "ANNA-0003"])
+    with pytest.raises(FriendCodesRejected) as raised:
+        client.add_friend_codes(FRIEND_OFFER, ["ANNA-0001", "ANNA-0002", "ANNA-0003"])
 
     assert raised.value.retryable is False
-    assert raised.value.code == "woocommerce_rest_invalid_coupon"
-    assert "anna-0002" in str(raised.value)
+    assert raised.value.rejected == {
+        "anna-0002": "woocommerce_rest_invalid_coupon: Coupon is not valid."
+    }
+    assert len(store.coupons) == 2
 
 
 def test_a_batch_over_100_items_is_refused_by_the_store(
@@ -323,13 +357,6 @@ def test_a_batch_over_100_items_is_refused_by_the_store(
         413,
         "woocommerce_rest_request_entity_too_large",
     )
-
-
-def test_friend_codes_need_the_programs_offer(client: WooCommerceStoreClient) -> None:
-    with pytest.raises(StoreClientError) as raised:
-        client.add_friend_codes(99, ["ANNA-0001"])
-
-    assert (raised.value.retryable, raised.value.code) == (False, "friend_offer_unknown")
 
 
 # --- reconciliation reads -----------------------------------------------------------------------

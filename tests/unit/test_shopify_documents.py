@@ -117,10 +117,10 @@ CASES = [
         ),
         id="reward without a known customer",
     ),
-    pytest.param(lambda: friend_discount("REFERRAL-FRIENDS-1", OFFER), id="friend offer percent"),
+    pytest.param(lambda: friend_discount("RF-AAAA-BBBB-CCCC", OFFER), id="friend offer percent"),
     pytest.param(
         lambda: friend_discount(
-            "REFERRAL-FRIENDS-2",
+            "RF-AAAA-BBBB-CCCD",
             FriendOffer(
                 kind=RewardKind.FREE_SHIPPING,
                 title="Free shipping",
@@ -129,6 +129,19 @@ CASES = [
             ),
         ),
         id="friend offer free shipping",
+    ),
+    pytest.param(
+        lambda: friend_discount(
+            "RF-AAAA-BBBB-CCCE",
+            FriendOffer(
+                kind=RewardKind.FREE_PRODUCT,
+                title="A free tote",
+                starts_at=START,
+                product_id="632910392",
+                ends_at=datetime(2027, 1, 1, tzinfo=UTC),
+            ),
+        ),
+        id="friend offer free product",
     ),
 ]
 
