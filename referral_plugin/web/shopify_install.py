@@ -62,10 +62,11 @@ CALLBACK_PATH = "/shopify/callback"
 
 PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{{ title }}</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body style="font-family: sans-serif; max-width: 40rem; margin: 3rem auto">
-<h1>{{ title }}</h1><p>{{ message }}</p>{% if next_step %}<p>{{ next_step }}</p>{% endif %}
-</body></html>"""
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body { font-family: system-ui, sans-serif; max-width: 36rem; margin: 3rem auto;
+padding: 0 1rem; line-height: 1.5; color: #1d2327; }</style></head>
+<body><main><h1>{{ title }}</h1><p>{{ message }}</p>
+{% if next_step %}<p>{{ next_step }}</p>{% endif %}</main></body></html>"""
 
 Obtain = Callable[[TokenEndpoint, str, datetime], TokenGrant]
 

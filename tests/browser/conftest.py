@@ -1,0 +1,89 @@
+"""A real headless Chromium (Debian's `chromium` and `chromium-driver`, driven by Selenium)
+against the app served on loopback. `.ci/run` installs both packages; without them these tests
+fail and say so. Screenshots go to `tests/browser/screenshots/` (not committed) for a person to
+look at."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from werkzeug.serving import make_server
+
+from referral_plugin.app import app_services
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
+# The flags this machine needs: no sandbox as root, and no background calls to Google's hosts
+# (the network is closed; without these Chromium retries them at every start).
+FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=420,900",  # a phone-sized window: the pages are mobile-first
+)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[webdriver.Chrome]:
+    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not Path(path).exists()]
+    if missing:
+        pytest.fail(
+            f"{', '.join(missing)} not found: install Debian's chromium and chromium-driver "
+            "(`apt-get install chromium chromium-driver`; `bash .ci/run` does it)"
+        )
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    profile = tempfile.mkdtemp(prefix="referral-browser-")
+    for flag in (*FLAGS, f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class LiveApp:
+    url: str
+    app: Flask
+
+
+def serve(app: Flask) -> Iterator[LiveApp]:
+    """`app` as a real HTTP server on loopback until the generator is closed."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield LiveApp(url=f"http://127.0.0.1:{server.server_port}", app=app)
+    finally:
+        server.shutdown()
+        app_services(app).engine.dispose()
+
+
+def screenshot(driver: webdriver.Chrome, name: str) -> Path:
+    """Save what the browser shows now, full page, as `screenshots/<name>.png`."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(420, max(600, int(height) + 40))
+    assert driver.save_screenshot(str(path)), f"no screenshot for {name}"
+    driver.set_window_size(420, 900)
+    return path
