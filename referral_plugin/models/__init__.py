@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import compliance, connections  # noqa: F401  (tables register on Base)
+from . import compliance, connections, merchant_webhooks, shopper  # noqa: F401  (tables register on Base)
 from .base import Base
 from .compliance import DataRequest, DataRequestStatus, Redaction
 from .connections import ConnectRequest, ShopJobLease

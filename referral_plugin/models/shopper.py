@@ -1,0 +1,3 @@
+"""Tables for the shopper side: rate-limit counters and what the advocate pages need."""
+
+from __future__ import annotations
