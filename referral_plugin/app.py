@@ -67,7 +67,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     # Blueprints import `app_services` from here, so they are imported when the app is built.
     from referral_plugin.api import admin, errors, health
     from referral_plugin.api import compliance as compliance_api
-    from referral_plugin.web import shopify_install, woocommerce_connect
+    from referral_plugin.api import exports as exports_api
+    from referral_plugin.api import webhook_endpoints as webhook_endpoints_api
+    from referral_plugin.i18n import init_i18n
+    from referral_plugin.web import shopify_install, shopper, shopper_status, woocommerce_connect
     from webhooks import edge as webhooks
 
     settings = settings or Settings.from_env()
@@ -82,9 +85,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(health.blueprint)
     app.register_blueprint(admin.blueprint)
     app.register_blueprint(compliance_api.blueprint)
+    app.register_blueprint(webhook_endpoints_api.blueprint)
+    app.register_blueprint(exports_api.blueprint)
     app.register_blueprint(webhooks.blueprint)
     app.register_blueprint(woocommerce_connect.blueprint)
     app.register_blueprint(shopify_install.blueprint)
+    init_i18n(app)
+    app.register_blueprint(shopper.blueprint)
+    app.register_blueprint(shopper_status.blueprint)
     logger.info(
         "app created", extra={"environment": settings.environment, "dialect": _dialect(settings)}
     )

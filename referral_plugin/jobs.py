@@ -28,7 +28,12 @@ from sqlalchemy.orm import Session
 
 from connectors.base import Connector
 from connectors.registry import CONNECTORS
-from referral_plugin import friend_code_jobs, store_jobs, subscription_jobs
+from referral_plugin import (
+    friend_code_jobs,
+    merchant_webhook_jobs,
+    store_jobs,
+    subscription_jobs,
+)
 from referral_plugin.app import AppServices, build_services
 from referral_plugin.domain.events import Platform
 from referral_plugin.inbox_worker import drain_inbox
@@ -132,6 +137,12 @@ JOBS: tuple[ScheduledJob, ...] = (
         name="send_outbox",
         run=store_jobs.send_outbox,
         interval_seconds=lambda settings: settings.outbox_interval_seconds,
+    ),
+    ScheduledJob(
+        name="send_merchant_webhooks",
+        run=merchant_webhook_jobs.send_merchant_webhooks,
+        interval_seconds=lambda settings: settings.merchant_webhook_interval_seconds,
+        takes_runtime=True,
     ),
 )
 

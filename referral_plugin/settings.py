@@ -62,6 +62,11 @@ class Settings:
     outbox_interval_seconds: int = 30  # send queued emails
     webhook_check_interval_seconds: int = 3600  # re-activate / recreate store webhooks
     friend_code_sync_interval_seconds: int = 15  # push new advocates' codes into the store
+    join_limit_per_ip: int = 20  # shopper join attempts per hour from one IP (keyed hash)
+    join_limit_per_email: int = 5  # shopper join attempts per hour for one email
+    merchant_webhook_interval_seconds: int = 10  # send the merchant's outbound webhooks
+    merchant_webhook_max_attempts: int = 12  # attempts before a delivery is marked failed
+    merchant_webhook_disable_after_hours: int = 72  # an endpoint failing this long is disabled
 
     @property
     def is_production(self) -> bool:
@@ -128,6 +133,13 @@ class Settings:
             outbox_interval_seconds=_int(env, "OUTBOX_INTERVAL_SECONDS", 30),
             webhook_check_interval_seconds=_int(env, "WEBHOOK_CHECK_INTERVAL_SECONDS", 3600),
             friend_code_sync_interval_seconds=_int(env, "FRIEND_CODE_SYNC_INTERVAL_SECONDS", 15),
+            join_limit_per_ip=_int(env, "JOIN_LIMIT_PER_IP", 20),
+            join_limit_per_email=_int(env, "JOIN_LIMIT_PER_EMAIL", 5),
+            merchant_webhook_interval_seconds=_int(env, "MERCHANT_WEBHOOK_INTERVAL_SECONDS", 10),
+            merchant_webhook_max_attempts=_int(env, "MERCHANT_WEBHOOK_MAX_ATTEMPTS", 12),
+            merchant_webhook_disable_after_hours=_int(
+                env, "MERCHANT_WEBHOOK_DISABLE_AFTER_HOURS", 72
+            ),
         )
         settings.validate()
         return settings

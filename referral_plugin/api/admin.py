@@ -15,11 +15,13 @@ from typing import Any
 
 import yaml
 from flask import Blueprint, Response, jsonify, request, url_for
+from sqlalchemy.orm import Session
 
 from referral_plugin.api.auth import authenticate_shop, current_shop_id
 from referral_plugin.api.errors import BadRequest
 from referral_plugin.app import app_services
 from referral_plugin.domain.program_codec import program_to_dict
+from referral_plugin.domain.programs import Program
 from referral_plugin.errors import FieldError, ValidationError
 from referral_plugin.services import advocates, programs
 
@@ -40,7 +42,8 @@ docs = Blueprint("docs", __name__)
 def list_programs() -> Any:
     with app_services().sessions.begin() as session:
         found = programs.list_programs(session, current_shop_id())
-    return jsonify({"programs": [program_to_dict(program) for program in found]})
+        shown = _shown(session, found)
+    return jsonify({"programs": shown})
 
 
 @admin.post("/programs")
@@ -48,15 +51,17 @@ def create_program() -> Any:
     data = json_object_body()
     with app_services().sessions.begin() as session:
         program = programs.create_program(session, current_shop_id(), data, now=utc_now())
+        [shown] = _shown(session, [program])
     location = url_for(".get_program", program_id=program.id)
-    return created(program_to_dict(program), location)
+    return created(shown, location)
 
 
 @admin.get("/programs/<int:program_id>")
 def get_program(program_id: int) -> Any:
     with app_services().sessions.begin() as session:
         program = programs.get_program(session, current_shop_id(), program_id)
-    return jsonify(program_to_dict(program))
+        [shown] = _shown(session, [program])
+    return jsonify(shown)
 
 
 @admin.patch("/programs/<int:program_id>")
@@ -66,7 +71,23 @@ def update_program(program_id: int) -> Any:
         program = programs.update_program(
             session, current_shop_id(), program_id, data, now=utc_now()
         )
-    return jsonify(program_to_dict(program))
+        [shown] = _shown(session, [program])
+    return jsonify(shown)
+
+
+def _shown(session: Session, found: list[Program]) -> list[dict[str, Any]]:
+    """Programs as the API shows them: the stored config plus their shopper-page address."""
+    ids = programs.public_ids(session, current_shop_id(), [p.id for p in found])
+    base = app_services().settings.public_base_url.rstrip("/")
+    return [
+        program_to_dict(program)
+        | (
+            {"public_id": ids[program.id], "join_url": f"{base}/p/{ids[program.id]}/join"}
+            if program.id in ids
+            else {}
+        )
+        for program in found
+    ]
 
 
 # --- advocates ------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from .colors import DEFAULT_STORE_COLOR
 from .money import Money
 
 
@@ -172,6 +173,22 @@ class Conditions:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class OfferCopy:
+    """A merchant's own words for the offer in one language (shown instead of ours)."""
+
+    headline: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Appearance:
+    """How the shopper pages look and speak for this program."""
+
+    color: str = DEFAULT_STORE_COLOR  # "#rrggbb", the store's colour (buttons, header bar)
+    language: str | None = None  # the store's language (languages.SHOPPER_LANGUAGES), if known
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Program:
     id: int
     shop_id: int
@@ -190,6 +207,8 @@ class Program:
     fraud_policy: dict[FraudCheck, FraudAction] = field(
         default_factory=lambda: dict(DEFAULT_FRAUD_POLICY)
     )
+    appearance: Appearance = field(default_factory=Appearance)
+    copy: dict[str, OfferCopy] = field(default_factory=dict)  # by language
 
     def money(self, amount: Decimal) -> Money:
         return Money(amount, self.currency)

@@ -16,8 +16,14 @@ from .enums import (
     RevokeState,
     ShopStatus,
 )
+from .merchant_webhooks import (
+    MerchantDeliveryStatus,
+    MerchantWebhookDelivery,
+    MerchantWebhookEndpoint,
+)
 from .messaging import AuditEntry, JobRun, OutboxMessage, WebhookDelivery
 from .orders import CharityEntry, Conversion, LedgerEntry, OrderEventRecord, Referral, Reward
+from .shopper import RateLimitCounter
 from .shops import Advocate, Claim, Click, Code, Program, Shop
 from .types import UTCDateTime
 
@@ -39,11 +45,15 @@ __all__ = [
     "JobRun",
     "LedgerEntry",
     "LedgerKind",
+    "MerchantDeliveryStatus",
+    "MerchantWebhookDelivery",
+    "MerchantWebhookEndpoint",
     "OrderEventRecord",
     "OutboxMessage",
     "OutboxStatus",
     "Program",
     "ProgramStatus",
+    "RateLimitCounter",
     "Redaction",
     "Referral",
     "RevokeState",

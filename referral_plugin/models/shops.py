@@ -42,10 +42,16 @@ class Shop(Base):
 
 class Program(Base):
     __tablename__ = "programs"
-    __table_args__ = (Index("ix_programs_shop_id_status", "shop_id", "status"),)
+    __table_args__ = (
+        Index("ix_programs_shop_id_status", "shop_id", "status"),
+        Index("ix_programs_public_id", "public_id", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     shop_id: Mapped[int] = mapped_column(BigId, ForeignKey(SHOP_FK))
+    # The program's address on the shopper pages (`/p/<public_id>/join`): random, so program
+    # ids are neither exposed nor guessable. Set on creation (migration 0006 filled old rows).
+    public_id: Mapped[str | None] = mapped_column(String(24))
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[ProgramKind] = mapped_column(EnumText(ProgramKind, 16))
     status: Mapped[ProgramStatus] = mapped_column(EnumText(ProgramStatus, 16))

@@ -17,6 +17,7 @@ from ..domain.emails import identity_email, normalize_email
 from ..errors import Conflict, FieldError, NotFound, ValidationError
 from ..models import Advocate, AdvocateStatus, Code
 from ..models import Program as ProgramRow
+from . import merchant_webhooks
 
 CODE_ATTEMPTS = 10
 UPDATABLE_FIELDS = frozenset({"status", "first_name", "last_name"})
@@ -88,6 +89,7 @@ def enroll_advocate(
         if existing is None:
             raise
         return existing
+    merchant_webhooks.record_advocate_joined(session, advocate, code.code, now)
     return _view(advocate, code, created=True)
 
 

@@ -22,7 +22,7 @@ from ..domain.orders import OrderState, merge_order_events
 from ..domain.program_codec import reward_spec_to_dict
 from ..domain.programs import Program
 from ..models import Conversion, Referral, RevokeState, Reward
-from . import reward_moves
+from . import merchant_webhooks, reward_moves
 from .ledger import bump_successful_referrals
 from .order_event_codec import lock_order, log_order_event, logged_order_events
 from .order_state import apply_order_state, apply_to_referral
@@ -271,6 +271,7 @@ def _new_referral(
     )
     session.add(referral)
     session.flush()
+    merchant_webhooks.record_referral_created(session, referral, now)
     if status in COUNTED_REFERRAL_STATUSES:
         bump_successful_referrals(
             session, shop_id=conversion.shop_id, advocate_id=attribution.advocate_id, by=1

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import secrets
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -45,6 +47,7 @@ def create_program(
         kind=program.kind,
         status=_status(program),
         currency=shop.currency,
+        public_id=new_public_id(),
         config={},
         created_at=now,
         updated_at=now,
@@ -55,6 +58,11 @@ def create_program(
     row.config = program_to_dict(program)
     session.flush()
     return program
+
+
+def new_public_id() -> str:
+    """A program's public id: 16 URL-safe characters from 96 random bits (unguessable)."""
+    return secrets.token_urlsafe(12)
 
 
 def update_program(
@@ -98,3 +106,13 @@ def _row(session: Session, shop_id: int, program_id: int) -> ProgramRow:
     if row is None:
         raise NotFound("program", program_id)
     return row
+
+
+def public_ids(session: Session, shop_id: int, program_ids: Iterable[int]) -> dict[int, str]:
+    """The shop's programs' public ids (`/p/<public_id>/...`), by program id."""
+    rows = session.execute(
+        select(ProgramRow.id, ProgramRow.public_id).where(
+            ProgramRow.shop_id == shop_id, ProgramRow.id.in_(list(program_ids))
+        )
+    )
+    return {program_id: public_id for program_id, public_id in rows if public_id}

@@ -4,7 +4,8 @@ Identity columns are nulled, or replaced by a marker address under `redacted.inv
 column is required (a marker matches no real address, so a redacted advocate or claim is never
 matched by email again). Counts, amounts and statuses stay, so the merchant's numbers do not
 change. Besides the rows `customer_data` finds, the raw inbox (`webhook_deliveries`: whole
-store payloads), the audit log and the outbox are searched for the customer; payloads are read
+store payloads), the audit log, the outbox and the merchant's outbound webhook log
+(`merchant_webhook_redaction`) are searched for the customer; payloads are read
 generically (strings, top-level ids), never by a platform's schema. Idempotent: a second run
 finds nothing left to erase.
 """
@@ -29,6 +30,7 @@ from ..models import (
     WebhookDelivery,
 )
 from .customer_data import CustomerRef, CustomerRows, find_customer_rows
+from .merchant_webhook_redaction import redact_merchant_webhooks
 from .order_event_codec import order_event_from_json, order_event_to_json
 
 MARKER_DOMAIN = "redacted.invalid"
@@ -59,6 +61,7 @@ def redact_customer(
         "outbox_messages": _messages(session, shop_id, rows, ref),
         "audit_log": _audit(session, shop_id, rows, ref),
         "webhook_deliveries": _deliveries(session, shop_id, ref, rows.order_ids),
+        "merchant_webhook_deliveries": redact_merchant_webhooks(session, shop_id, ref, rows),
     }
     session.flush()
     return {table: count for table, count in counts.items() if count}

@@ -22,6 +22,7 @@ from ..domain.decisions import Beneficiary
 from ..domain.lifecycle import RewardStatus, check_move
 from ..domain.programs import MONEY_VALUE_KINDS, RewardKind
 from ..models import POINTS_UNIT, Advocate, CharityEntry, LedgerKind, RevokeState, Reward
+from . import merchant_webhooks
 from .ledger import add_debt, post_entry
 
 ZERO = Decimal(0)
@@ -108,6 +109,7 @@ def approve(session: Session, reward: Reward, now: datetime) -> None:
     """HELD -> APPROVED, absorbing the advocate's debt into the reward's debt_offset."""
     _move(reward, RewardStatus.APPROVED, now)
     reward.approved_at = now
+    merchant_webhooks.record_referral_approved(session, reward, now)
     if not holds_money(reward) or reward.value is None:
         return
     debt = session.execute(
@@ -150,6 +152,7 @@ def reverse(session: Session, reward: Reward, reason: str, now: datetime) -> Non
         .where(CharityEntry.reward_id == reward.id, CharityEntry.reversed_at.is_(None))
         .values(reversed_at=now)
     )
+    merchant_webhooks.record_reward_reversed(session, reward, now)
 
 
 def _give_back_offset(session: Session, reward: Reward, amount: Decimal) -> None:

@@ -23,7 +23,7 @@ from ..models import (
     RevokeState,
     Reward,
 )
-from . import reward_moves
+from . import merchant_webhooks, reward_moves
 from .ledger import bump_successful_referrals
 
 TERMINAL = frozenset({RewardStatus.REDEEMED, RewardStatus.EXPIRED, RewardStatus.REVERSED})
@@ -136,6 +136,7 @@ def mark_reward_issued(
     days = reward.spec.get("expires_in_days")
     reward.expires_at = now + timedelta(days=int(days)) if days else None
     session.flush()
+    merchant_webhooks.record_reward_issued(session, reward, now)
     return reward
 
 

@@ -17,10 +17,8 @@ command instead of sending the merchant to a store that would refuse.
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
-import secrets
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,6 +47,7 @@ from referral_plugin.domain.events import Platform
 from referral_plugin.errors import NotFound, ValidationError
 from referral_plugin.services import connect_requests as requests_service
 from referral_plugin.services.connect_requests import ConnectOutcome, RequestExpired, RequestUsed
+from referral_plugin.web.csrf import csrf_token, csrf_valid, use_lax_session_cookie
 from referral_plugin.woocommerce_connect import ConnectFailed, connect_store
 
 logger = logging.getLogger(__name__)
@@ -63,8 +62,7 @@ WOO = Platform.WOOCOMMERCE
 @blueprint.record_once
 def _cookie_defaults(state: BlueprintSetupState) -> None:
     """The session cookie carries the CSRF token: never sent cross-site on a POST."""
-    if state.app.config.get("SESSION_COOKIE_SAMESITE") is None:
-        state.app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    use_lax_session_cookie(state.app)
 
 
 def utc_now() -> datetime:
@@ -79,7 +77,7 @@ def form() -> tuple[str, int]:
 @blueprint.post("/connect")
 def start() -> Response | tuple[str, int]:
     raw = request.form.get("store_url", "")
-    if not _csrf_ok(request.form.get("csrf_token")):
+    if not csrf_valid(request.form.get("csrf_token"), CSRF_KEY):
         return _form_page(raw, "The form expired: submit it again.", 400)
     services = app_services()
     if not _callback_url(services).startswith("https://"):
@@ -169,7 +167,7 @@ def _form_page(store_url: str, error: str | None, status: int) -> tuple[str, int
     return (
         render_template(
             "woocommerce/connect.html",
-            csrf_token=_csrf_token(),
+            csrf_token=csrf_token(CSRF_KEY),
             store_url=store_url,
             error=error,
             callback_ok=callback_url.startswith("https://"),
@@ -202,19 +200,6 @@ def _public_url(services: AppServices, endpoint: str) -> str:
     """Our address as the store and the merchant's browser see it (PUBLIC_BASE_URL), not the
     address this request reached behind a proxy."""
     return services.settings.public_base_url.rstrip("/") + url_for(endpoint)
-
-
-def _csrf_token() -> str:
-    token = session.get(CSRF_KEY)
-    if not isinstance(token, str):
-        token = secrets.token_urlsafe(32)
-        session[CSRF_KEY] = token
-    return token
-
-
-def _csrf_ok(sent: str | None) -> bool:
-    expected = session.get(CSRF_KEY)
-    return isinstance(expected, str) and bool(sent) and hmac.compare_digest(expected, sent or "")
 
 
 def _failed(

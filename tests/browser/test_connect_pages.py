@@ -14,6 +14,8 @@ import requests
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.expected_conditions import staleness_of
+from selenium.webdriver.support.wait import WebDriverWait
 
 from referral_plugin.app import create_app
 from referral_plugin.settings import Settings
@@ -57,6 +59,7 @@ def test_the_connect_form_is_labelled_and_shows_a_bad_address_next_to_the_field(
     screenshot(browser, "woocommerce-connect")
 
     field.send_keys("ftp://not a store", Keys.ENTER)  # submitted from the keyboard
+    WebDriverWait(browser, 10).until(staleness_of(field))  # the answer page replaced the form
 
     field = browser.find_element(By.ID, "store_url")
     error = browser.find_element(By.ID, "store_url_error")

@@ -8,6 +8,7 @@ import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
@@ -128,6 +129,10 @@ def test_programs_can_be_created_listed_read_and_patched(shop: ShopClient) -> No
     )
     assert shop.call("GET", f"/programs/{program['id']}").json == program
     assert [p["id"] for p in shop.call("GET", "/programs").json["programs"]] == [program["id"]]
+    # Where shoppers join: the random public id, never the sequential one.
+    assert len(program["public_id"]) >= 16 and str(program["id"]) != program["public_id"]
+    assert program["join_url"].endswith(f"/p/{program['public_id']}/join")
+    assert shop.client.get(urlsplit(program["join_url"]).path).status_code == 200
 
     patched = shop.call("PATCH", f"/programs/{program['id']}", {"name": "Spring", "hold_days": 14})
 

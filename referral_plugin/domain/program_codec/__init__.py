@@ -28,6 +28,7 @@ from ._fields import (
     read_str,
 )
 from ._reward_spec import parse_reward_spec, reward_spec_to_dict
+from ._shopper import appearance_to_dict, copy_to_dict, read_appearance, read_copy
 
 __all__ = [
     "FieldErrors",
@@ -54,6 +55,8 @@ PROGRAM_FIELDS = frozenset(
         "hold_days",
         "partial_refund_policy",
         "fraud_policy",
+        "appearance",
+        "copy",
     }
 )
 MAX_HOLD_DAYS = 365
@@ -113,6 +116,8 @@ def program_to_dict(program: Program) -> dict[str, Any]:
         "hold_days": program.hold_days,
         "partial_refund_policy": program.partial_refund_policy.value,
         "fraud_policy": {check.value: program.fraud_action(check).value for check in FraudCheck},
+        "appearance": appearance_to_dict(program.appearance),
+        "copy": copy_to_dict(program.copy),
     }
 
 
@@ -148,6 +153,8 @@ def _read_program_fields(body: dict[str, Any], errors: FieldErrors) -> dict[str,
             errors,
         ),
         "fraud_policy": _fraud_policy(body.get("fraud_policy"), errors),
+        "appearance": read_appearance(body.get("appearance"), errors),
+        "copy": read_copy(body.get("copy"), errors),
     }
 
 
