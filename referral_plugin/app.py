@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from flask import Flask, current_app
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from referral_plugin import migrations
 from referral_plugin.crypto import SecretBox
@@ -81,6 +82,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.json.sort_keys = False  # keep the field order of the service dicts
     app.extensions[EXTENSION_KEY] = build_services(settings)
+    if settings.trusted_proxy_hops:  # the client's address, not the router's (rate limits)
+        hops = settings.trusted_proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     errors.register_error_handlers(app)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(admin.blueprint)

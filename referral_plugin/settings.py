@@ -67,6 +67,9 @@ class Settings:
     merchant_webhook_interval_seconds: int = 10  # send the merchant's outbound webhooks
     merchant_webhook_max_attempts: int = 12  # attempts before a delivery is marked failed
     merchant_webhook_disable_after_hours: int = 72  # an endpoint failing this long is disabled
+    # Proxies in front of the web process whose X-Forwarded-For/-Proto we trust (1 behind one
+    # router or load balancer); 0 = use the socket's address. Rate limits count by client IP.
+    trusted_proxy_hops: int = 0
 
     @property
     def is_production(self) -> bool:
@@ -137,6 +140,11 @@ class Settings:
             join_limit_per_email=_int(env, "JOIN_LIMIT_PER_EMAIL", 5),
             merchant_webhook_interval_seconds=_int(env, "MERCHANT_WEBHOOK_INTERVAL_SECONDS", 10),
             merchant_webhook_max_attempts=_int(env, "MERCHANT_WEBHOOK_MAX_ATTEMPTS", 12),
+            trusted_proxy_hops=(
+                0
+                if env.get("TRUSTED_PROXY_HOPS", "").strip() in ("", "0")
+                else _int(env, "TRUSTED_PROXY_HOPS", 0)
+            ),
             merchant_webhook_disable_after_hours=_int(
                 env, "MERCHANT_WEBHOOK_DISABLE_AFTER_HOURS", 72
             ),

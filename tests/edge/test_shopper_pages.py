@@ -234,3 +234,33 @@ def test_an_unknown_program_answers_a_404_page(client: FlaskClient) -> None:
 def _joined_code(client: FlaskClient, store: Store) -> str:
     share = client.get(join(client, store, "cid@example.com").headers["Location"])
     return re.search(r'id="code">([^<]+)<', share.get_data(as_text=True)).group(1)
+
+
+def join_from(client: FlaskClient, store: Store, shopper_ip: str, email: str) -> int:
+    """Join as a shopper at `shopper_ip` whose request reaches us through a router."""
+    data = {"csrf_token": form_token(client, store), "email": email}
+    answer = client.post(
+        f"/p/{store.public_id}/join",
+        data=data,
+        headers={"X-Forwarded-For": shopper_ip},
+        environ_base={"REMOTE_ADDR": "10.0.0.1"},  # the router
+    )
+    return answer.status_code
+
+
+def test_behind_a_trusted_proxy_the_ip_limit_counts_shoppers_not_the_router(
+    settings: Settings, engine: Engine
+) -> None:
+    """With TRUSTED_PROXY_HOPS=1 the client address comes from X-Forwarded-For: two shoppers
+    behind the same router have their own per-IP windows; without it they would share one."""
+    changed = dataclasses.replace(
+        settings,
+        shopify_shop_origin="http://127.0.0.1:9",
+        join_limit_per_ip=1,
+        trusted_proxy_hops=1,
+    )
+    for app in built_app(changed):
+        store, client = a_store(app), app.test_client()
+        assert join_from(client, store, "203.0.113.7", "ana@example.com") == 303
+        assert join_from(client, store, "198.51.100.9", "bea@example.com") == 303
+        assert join_from(client, store, "203.0.113.7", "cai@example.com") == 429

@@ -119,6 +119,7 @@ def test_a_bad_encryption_key_is_refused(label: str, key: str, tmp_path: Path) -
         ("interval zero", {"MATURE_INTERVAL_SECONDS": "0"}, "MATURE_INTERVAL"),
         ("mysql", {"DATABASE_URL": "mysql://x@y/z"}, "DATABASE_URL"),
         ("api version", {"SHOPIFY_API_VERSION": "latest"}, "SHOPIFY_API_VERSION"),
+        ("proxy hops not a number", {"TRUSTED_PROXY_HOPS": "yes"}, "TRUSTED_PROXY_HOPS"),
     ],
 )
 def test_unusable_values_are_named(
@@ -148,3 +149,9 @@ def test_heroku_style_database_url_is_normalized_from_the_environment(tmp_path: 
 
     assert settings.database_url == "postgresql+psycopg://u:p@db:5432/referral"
     assert not settings.is_sqlite
+
+
+@pytest.mark.parametrize(("given", "hops"), [("", 0), ("0", 0), ("1", 1), ("2", 2)])
+def test_trusted_proxy_hops(given: str, hops: int, tmp_path: Path) -> None:
+    env = production_env(INSTANCE_PATH=str(tmp_path), TRUSTED_PROXY_HOPS=given)
+    assert Settings.from_env(env).trusted_proxy_hops == hops
