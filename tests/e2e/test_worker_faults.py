@@ -255,8 +255,12 @@ def test_the_database_lost_for_a_moment_loses_nothing(
 
 
 def hold_write_lock(database_url: str, *, seconds: float) -> None:
-    """SQLite: take the database's exclusive lock from another connection for a while."""
-    connection = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
+    """SQLite: take the database's exclusive lock from another connection for a while. SQLite
+    does not queue lock waiters fairly, and a draining worker takes the write lock again right
+    after each commit: wait for it generously (the default 5 s was sometimes not enough)."""
+    connection = sqlite3.connect(
+        database_url.removeprefix("sqlite:///"), isolation_level=None, timeout=60
+    )
     try:
         connection.execute("BEGIN EXCLUSIVE")
         time.sleep(seconds)
