@@ -140,11 +140,7 @@ class Settings:
             join_limit_per_email=_int(env, "JOIN_LIMIT_PER_EMAIL", 5),
             merchant_webhook_interval_seconds=_int(env, "MERCHANT_WEBHOOK_INTERVAL_SECONDS", 10),
             merchant_webhook_max_attempts=_int(env, "MERCHANT_WEBHOOK_MAX_ATTEMPTS", 12),
-            trusted_proxy_hops=(
-                0
-                if env.get("TRUSTED_PROXY_HOPS", "").strip() in ("", "0")
-                else _int(env, "TRUSTED_PROXY_HOPS", 0)
-            ),
+            trusted_proxy_hops=_int(env, "TRUSTED_PROXY_HOPS", 0, minimum=0),
             merchant_webhook_disable_after_hours=_int(
                 env, "MERCHANT_WEBHOOK_DISABLE_AFTER_HOURS", 72
             ),
@@ -216,7 +212,7 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 1) -> int:
     raw = env.get(name, "").strip()
     if not raw:
         return default
@@ -224,8 +220,9 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         value = int(raw)
     except ValueError as exc:
         raise SettingsError(f"{name} must be a whole number, got {raw!r}") from exc
-    if value <= 0:
-        raise SettingsError(f"{name} must be positive, got {value}")
+    if value < minimum:
+        what = "positive" if minimum == 1 else f"at least {minimum}"
+        raise SettingsError(f"{name} must be {what}, got {value}")
     return value
 
 

@@ -132,9 +132,18 @@ def handler_for(event: object) -> Handler:
     return handler
 
 
+def names_shop(event: Any, shop_domain: str) -> bool:
+    """True when the event names the shop `shop_domain` (as stored)."""
+    return _named_shop(event) == shop_domain
+
+
+def _named_shop(event: Any) -> str:
+    return str(event.shop).strip().lower().rstrip("/")
+
+
 def check_shop(context: EventContext, event: Any) -> None:
     """Raise UnprocessableDelivery unless the event names the delivery's own shop."""
-    named = str(event.shop).strip().lower().rstrip("/")
+    named = _named_shop(event)
     if named != context.shop_domain:
         raise UnprocessableDelivery(
             f"{type(event).__name__} names shop {named!r}, but the delivery belongs to "

@@ -184,28 +184,25 @@ def _conversions(conn: Connection, keys: Iterable[OrderKey]) -> dict[OrderKey, d
 
 def _known_codes(conn: Connection, items: Sequence[BatchItem]) -> set[tuple[int, str]]:
     wanted = {(item.shop_id, code) for item in items for code in wanted_codes(item.event)}
-    if not wanted:
-        return set()
-    table = Code.__table__
-    query = select(table.c.shop_id, table.c.normalized).where(
-        per_shop(table.c.shop_id, table.c.normalized, wanted, conn.dialect.name)
-    )
-    return {(row.shop_id, row.normalized) for row in conn.execute(query)}
+    return _existing(conn, Code.__table__.c.normalized, wanted)
 
 
 def _claimed_emails(conn: Connection, items: Sequence[BatchItem]) -> set[tuple[int, str]]:
-    wanted = {
-        (item.shop_id, email)
-        for item in items
-        if (email := identity_email(item.event.email)) is not None
-    }
+    emails = ((item.shop_id, identity_email(item.event.email)) for item in items)
+    return _existing(conn, Claim.__table__.c.identity_email, {p for p in emails if p[1]})
+
+
+def _existing(
+    conn: Connection, column: ColumnElement[str], wanted: set[tuple[int, str]]
+) -> set[tuple[int, str]]:
+    """The (shop_id, value) pairs of `wanted` found in `column`'s table."""
     if not wanted:
         return set()
-    table = Claim.__table__
-    query = select(table.c.shop_id, table.c.identity_email).where(
-        per_shop(table.c.shop_id, table.c.identity_email, wanted, conn.dialect.name)
+    shop_column = column.table.c.shop_id
+    query = select(shop_column, column).where(
+        per_shop(shop_column, column, wanted, conn.dialect.name)
     )
-    return {(row.shop_id, row.identity_email) for row in conn.execute(query)}
+    return {(shop_id, value) for shop_id, value in conn.execute(query)}
 
 
 def _logged_events(conn: Connection, keys: set[OrderKey]) -> dict[OrderKey, dict[str, OrderEvent]]:
