@@ -180,6 +180,36 @@ class OfferCopy:
     description: str | None = None
 
 
+class ClaimMode(StrEnum):
+    """How a friend gets the discount from an advocate's link."""
+
+    SHARED_CODE = "shared_code"  # the advocate's own code, shared by every friend
+    PER_FRIEND = "per_friend"  # each friend claims a single-use code bound to their email
+
+
+class ShopperEmail(StrEnum):
+    """The emails a program can send to shoppers; each can be switched off per program."""
+
+    WELCOME = "welcome"  # to an advocate enrolled automatically: their code and link
+    INVITE = "invite"  # sent by an advocate to a friend, from the store
+    REWARD_PENDING = "reward_pending"  # a referral earned a reward, held until a date
+    REWARD_ISSUED = "reward_issued"  # the reward is ready (with its code)
+    EXPIRY_REMINDER = "expiry_reminder"  # an unused reward expires soon
+    SHARE_NUDGE = "share_nudge"  # an advocate joined but never shared
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EmailSettings:
+    """Which shopper emails go out, and when the timed ones do."""
+
+    enabled: frozenset[ShopperEmail] = frozenset(ShopperEmail)
+    reminder_days_before: int = 7  # the expiry reminder, days before the reward expires
+    nudge_after_days: int = 7  # the share nudge, days after joining without sharing
+
+    def sends(self, kind: ShopperEmail) -> bool:
+        return kind in self.enabled
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Appearance:
     """How the shopper pages look and speak for this program."""
@@ -209,6 +239,9 @@ class Program:
     )
     appearance: Appearance = field(default_factory=Appearance)
     copy: dict[str, OfferCopy] = field(default_factory=dict)  # by language
+    claim_mode: ClaimMode = ClaimMode.SHARED_CODE
+    emails: EmailSettings = field(default_factory=EmailSettings)
+    auto_enroll: bool = False  # enroll customers as advocates after their first paid order
 
     def money(self, amount: Decimal) -> Money:
         return Money(amount, self.currency)

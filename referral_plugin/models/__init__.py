@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from . import compliance, connections, merchant_webhooks, shopper  # noqa: F401  (tables register on Base)
+from . import (  # noqa: F401  (tables register on Base)
+    analytics,
+    compliance,
+    connections,
+    contests,
+    merchant_access,
+    merchant_webhooks,
+    shopper,
+    shopper_emails,
+)
 from .base import Base
 from .compliance import DataRequest, DataRequestStatus, Redaction
 from .connections import ConnectRequest, ShopJobLease

@@ -9,7 +9,14 @@ from typing import Any
 import pytest
 
 from referral_plugin.domain.program_codec import parse_program, program_to_dict
-from referral_plugin.domain.programs import FraudAction, FraudCheck, ProgramKind, RewardKind
+from referral_plugin.domain.programs import (
+    ClaimMode,
+    FraudAction,
+    FraudCheck,
+    ProgramKind,
+    RewardKind,
+    ShopperEmail,
+)
 
 FIXED_10 = {"kind": "fixed_discount", "amount": "10.00"}
 PERCENT_15 = {"kind": "percent_discount", "percent": "15"}
@@ -52,6 +59,30 @@ def test_a_full_program_round_trips_through_its_dict() -> None:
     assert program.fraud_action(FraudCheck.SAME_IP) is FraudAction.REJECT
     again, errors = parse(program_to_dict(program))
     assert errors == [] and again == program
+
+
+def test_claim_mode_emails_and_auto_enroll_round_trip() -> None:
+    program, errors = parse(
+        with_(
+            claim_mode="per_friend",
+            emails={"enabled": ["invite", "reward_issued"], "reminder_days_before": 3},
+            auto_enroll=True,
+        )
+    )
+    assert errors == [] and program is not None
+    assert program.claim_mode is ClaimMode.PER_FRIEND and program.auto_enroll is True
+    assert program.emails.sends(ShopperEmail.INVITE)
+    assert not program.emails.sends(ShopperEmail.SHARE_NUDGE)
+    assert (program.emails.reminder_days_before, program.emails.nudge_after_days) == (3, 7)
+    again, errors = parse(program_to_dict(program))
+    assert errors == [] and again == program
+
+
+def test_shopper_settings_default_to_shared_codes_every_email_and_no_auto_enroll() -> None:
+    program, _ = parse(BASE)
+    assert program.claim_mode is ClaimMode.SHARED_CODE and program.auto_enroll is False
+    assert all(program.emails.sends(kind) for kind in ShopperEmail)
+    assert program_to_dict(program)["emails"]["enabled"] == [kind.value for kind in ShopperEmail]
 
 
 def test_defaults_fill_what_is_not_given() -> None:
@@ -204,6 +235,26 @@ CASES = [
     ("read-only id changed", with_(id=8), "id"),
     ("currency is the shop's", with_(currency="EUR"), "currency"),
     ("active not a boolean", with_(active="yes"), "active"),
+    ("claim mode unknown", with_(claim_mode="lottery"), "claim_mode"),
+    (
+        "per-friend claims without a friend reward",
+        {
+            **{k: v for k, v in BASE.items() if k != "friend_reward"},
+            "kind": "one_sided",
+            "claim_mode": "per_friend",
+        },
+        "claim_mode",
+    ),
+    ("unknown email", with_(emails={"enabled": ["spam"]}), "emails.enabled.0"),
+    ("emails not a list", with_(emails={"enabled": "invite"}), "emails.enabled"),
+    (
+        "reminder too early",
+        with_(emails={"reminder_days_before": 0}),
+        "emails.reminder_days_before",
+    ),
+    ("nudge too late", with_(emails={"nudge_after_days": 91}), "emails.nudge_after_days"),
+    ("unknown email setting", with_(emails={"digest": True}), "emails.digest"),
+    ("auto enroll not a boolean", with_(auto_enroll="yes"), "auto_enroll"),
 ]
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from ..programs import (
     DEFAULT_FRAUD_POLICY,
+    ClaimMode,
     EveryN,
     FraudAction,
     FraudCheck,
@@ -28,7 +29,16 @@ from ._fields import (
     read_str,
 )
 from ._reward_spec import parse_reward_spec, reward_spec_to_dict
-from ._shopper import appearance_to_dict, copy_to_dict, read_appearance, read_copy
+from ._shopper import (
+    appearance_to_dict,
+    copy_to_dict,
+    emails_to_dict,
+    read_appearance,
+    read_auto_enroll,
+    read_claim_mode,
+    read_copy,
+    read_emails,
+)
 
 __all__ = [
     "FieldErrors",
@@ -57,6 +67,9 @@ PROGRAM_FIELDS = frozenset(
         "fraud_policy",
         "appearance",
         "copy",
+        "claim_mode",
+        "emails",
+        "auto_enroll",
     }
 )
 MAX_HOLD_DAYS = 365
@@ -81,6 +94,7 @@ def parse_program(
     program = Program(id=program_id, shop_id=shop_id, currency=currency, **fields)
     for check in KIND_CHECKS[program.kind]:
         check(program, errors)
+    _claim_mode_needs_friend_reward(program, errors)
     return (None, errors) if errors else (program, [])
 
 
@@ -118,6 +132,9 @@ def program_to_dict(program: Program) -> dict[str, Any]:
         "fraud_policy": {check.value: program.fraud_action(check).value for check in FraudCheck},
         "appearance": appearance_to_dict(program.appearance),
         "copy": copy_to_dict(program.copy),
+        "claim_mode": program.claim_mode.value,
+        "emails": emails_to_dict(program.emails),
+        "auto_enroll": program.auto_enroll,
     }
 
 
@@ -155,6 +172,9 @@ def _read_program_fields(body: dict[str, Any], errors: FieldErrors) -> dict[str,
         "fraud_policy": _fraud_policy(body.get("fraud_policy"), errors),
         "appearance": read_appearance(body.get("appearance"), errors),
         "copy": read_copy(body.get("copy"), errors),
+        "claim_mode": read_claim_mode(body.get("claim_mode"), errors),
+        "emails": read_emails(body.get("emails"), errors),
+        "auto_enroll": read_auto_enroll(body.get("auto_enroll"), errors),
     }
 
 
@@ -225,6 +245,11 @@ def _needs_friend_reward(program: Program, errors: FieldErrors) -> None:
 def _refuses_friend_reward(program: Program, errors: FieldErrors) -> None:
     if program.friend_reward is not None:
         errors.append(("friend_reward", f"is not allowed for a {program.kind} program"))
+
+
+def _claim_mode_needs_friend_reward(program: Program, errors: FieldErrors) -> None:
+    if program.claim_mode is ClaimMode.PER_FRIEND and program.friend_reward is None:
+        errors.append(("claim_mode", "per_friend needs a friend_reward to give each friend"))
 
 
 def _needs_milestones(program: Program, errors: FieldErrors) -> None:

@@ -1,4 +1,5 @@
-"""The shopper-facing part of a program: its appearance and the merchant's copy overrides."""
+"""The shopper-facing part of a program: its appearance, the merchant's copy overrides, the
+claim mode, the shopper emails and automatic enrollment."""
 
 from __future__ import annotations
 
@@ -6,12 +7,14 @@ from typing import Any
 
 from ..colors import normalize_hex_color
 from ..languages import SHOPPER_LANGUAGES
-from ..programs import Appearance, OfferCopy
-from ._fields import FieldErrors, read_object, read_str
+from ..programs import Appearance, ClaimMode, EmailSettings, OfferCopy, ShopperEmail
+from ._fields import FieldErrors, read_bool, read_enum, read_int, read_list, read_object, read_str
 
 APPEARANCE_FIELDS = frozenset({"color", "language"})
 COPY_FIELDS = frozenset({"headline", "description"})
+EMAILS_FIELDS = frozenset({"enabled", "reminder_days_before", "nudge_after_days"})
 LANGUAGE_LIST = ", ".join(SHOPPER_LANGUAGES)
+MAX_EMAIL_DAYS = 90
 
 
 def read_appearance(value: Any, errors: FieldErrors) -> Appearance:
@@ -67,4 +70,56 @@ def copy_to_dict(copies: dict[str, OfferCopy]) -> dict[str, Any]:
     return {
         language: {"headline": item.headline, "description": item.description}
         for language, item in sorted(copies.items())
+    }
+
+
+def read_claim_mode(value: Any, errors: FieldErrors) -> ClaimMode:
+    """`"shared_code"` (default) or `"per_friend"`."""
+    if value is None:
+        return ClaimMode.SHARED_CODE
+    mode = read_enum(value, ClaimMode, "claim_mode", errors)
+    return ClaimMode.SHARED_CODE if mode is None else mode
+
+
+def read_emails(value: Any, errors: FieldErrors) -> EmailSettings:
+    """`{"enabled": ["invite", ...], "reminder_days_before": 7, "nudge_after_days": 7}`, each
+    optional; absent means every email on, 7 and 7 days."""
+    defaults = EmailSettings()
+    if value is None:
+        return defaults
+    body = read_object(value, "emails", EMAILS_FIELDS, errors)
+    if body is None:
+        return defaults
+    enabled = defaults.enabled
+    if body.get("enabled") is not None:
+        kinds = [
+            read_enum(item, ShopperEmail, f"emails.enabled.{index}", errors, what="email")
+            for index, item in enumerate(read_list(body["enabled"], "emails.enabled", errors))
+        ]
+        enabled = frozenset(kind for kind in kinds if kind is not None)
+    reminder = read_int(
+        body.get("reminder_days_before", defaults.reminder_days_before),
+        "emails.reminder_days_before", errors, 1, MAX_EMAIL_DAYS,
+    )  # fmt: skip
+    nudge = read_int(
+        body.get("nudge_after_days", defaults.nudge_after_days),
+        "emails.nudge_after_days", errors, 1, MAX_EMAIL_DAYS,
+    )  # fmt: skip
+    return EmailSettings(
+        enabled=enabled,
+        reminder_days_before=defaults.reminder_days_before if reminder is None else reminder,
+        nudge_after_days=defaults.nudge_after_days if nudge is None else nudge,
+    )
+
+
+def read_auto_enroll(value: Any, errors: FieldErrors) -> bool:
+    result = read_bool(False if value is None else value, "auto_enroll", errors)
+    return bool(result)
+
+
+def emails_to_dict(emails: EmailSettings) -> dict[str, Any]:
+    return {
+        "enabled": [kind.value for kind in ShopperEmail if kind in emails.enabled],
+        "reminder_days_before": emails.reminder_days_before,
+        "nudge_after_days": emails.nudge_after_days,
     }

@@ -1,0 +1,3 @@
+"""Tables for analytics (issue 7): rollups, if any."""
+
+from __future__ import annotations

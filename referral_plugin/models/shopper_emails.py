@@ -1,0 +1,3 @@
+"""Tables for shopper emails (issue 6): email unsubscribes."""
+
+from __future__ import annotations
