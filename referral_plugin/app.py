@@ -67,11 +67,28 @@ def create_app(settings: Settings | None = None) -> Flask:
     """
     # Blueprints import `app_services` from here, so they are imported when the app is built.
     from referral_plugin.api import admin, errors, health
+    from referral_plugin.api import analytics as analytics_api
     from referral_plugin.api import compliance as compliance_api
+    from referral_plugin.api import contests as contests_api
     from referral_plugin.api import exports as exports_api
+    from referral_plugin.api import operations as operations_api
     from referral_plugin.api import webhook_endpoints as webhook_endpoints_api
     from referral_plugin.i18n import init_i18n
-    from referral_plugin.web import shopify_install, shopper, shopper_status, woocommerce_connect
+    from referral_plugin.web import contest_pages as contest_pages_web
+    from referral_plugin.web import (
+        friend_claim,
+        referral_link,
+        shopify_install,
+        shopper,
+        shopper_invite,
+        shopper_status,
+        unsubscribe,
+        woocommerce_connect,
+    )
+    from referral_plugin.web.dashboard import advocates as dashboard_advocates
+    from referral_plugin.web.dashboard import pages as dashboard_pages
+    from referral_plugin.web.dashboard import review as dashboard_review
+    from referral_plugin.web.dashboard import sign_in as dashboard_sign_in
     from webhooks import edge as webhooks
 
     settings = settings or Settings.from_env()
@@ -91,12 +108,24 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(compliance_api.blueprint)
     app.register_blueprint(webhook_endpoints_api.blueprint)
     app.register_blueprint(exports_api.blueprint)
+    app.register_blueprint(analytics_api.blueprint)
+    app.register_blueprint(operations_api.blueprint)
+    app.register_blueprint(contests_api.blueprint)
     app.register_blueprint(webhooks.blueprint)
     app.register_blueprint(woocommerce_connect.blueprint)
     app.register_blueprint(shopify_install.blueprint)
     init_i18n(app)
     app.register_blueprint(shopper.blueprint)
     app.register_blueprint(shopper_status.blueprint)
+    app.register_blueprint(referral_link.blueprint)
+    app.register_blueprint(friend_claim.blueprint)
+    app.register_blueprint(shopper_invite.blueprint)
+    app.register_blueprint(unsubscribe.blueprint)
+    app.register_blueprint(dashboard_sign_in.blueprint)
+    app.register_blueprint(dashboard_pages.blueprint)
+    app.register_blueprint(dashboard_advocates.blueprint)
+    app.register_blueprint(dashboard_review.blueprint)
+    app.register_blueprint(contest_pages_web.blueprint)
     logger.info(
         "app created", extra={"environment": settings.environment, "dialect": _dialect(settings)}
     )

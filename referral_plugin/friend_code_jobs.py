@@ -1,21 +1,25 @@
-"""Advocates' codes into their stores: the worker's `sync_friend_codes` job, and
+"""Referral codes into their stores: the worker's `sync_friend_codes` job, and `push_code` /
 `push_advocate_code` for a page that must show a code only once it works at checkout.
 
-Each code is added to its program's friend offer (`domain.store.friend_code_offer`) through
-the shop's StoreClient: on Shopify one discount per program holding every advocate's code, on
-WooCommerce one coupon per code. The job visits shops with due codes (installed, not paused),
-each under the shop's lease (`store_jobs.run_leased`), so several workers never push one
-store's codes at once; the codes themselves are claimed first (`services.friend_codes`), so
-the job and `push_advocate_code` never push the same code together either. Store calls happen
-outside any transaction: one short transaction claims, one records each call's outcome.
-Both clients treat a code already holding the offer as added, so a push repeated after a crash
-is harmless.
+Each advocate's code is added to its program's friend offer (`domain.store.friend_code_offer`)
+through the shop's StoreClient: on Shopify one discount per program holding every advocate's
+code, on WooCommerce one coupon per code. A friend's claimed code becomes a single-use code of
+its own, bound to the friend's email (`StoreClient.issue_reward`, idempotent on the code); a
+refusal of one such code is recorded on it alone, a failure of the store stops the batch. The
+job visits shops with due codes (installed, not paused), each under the shop's lease
+(`store_jobs.run_leased`), so several workers never push one store's codes at once; the codes
+themselves are claimed first (`services.friend_codes`), so the job and `push_code` never push
+the same code together either. Store calls happen outside any transaction: one short
+transaction claims, one records each call's outcome. Both clients treat a code already holding
+the offer (or a claimed code already created) as added, so a push repeated after a crash is
+harmless.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
@@ -24,7 +28,12 @@ from sqlalchemy.orm import Session
 
 from referral_plugin.app import AppServices
 from referral_plugin.domain.decisions import CodeKind
-from referral_plugin.domain.store import FriendCodesRejected, StoreClient, StoreClientError
+from referral_plugin.domain.store import (
+    FriendCodesRejected,
+    StoreClient,
+    StoreClientError,
+    StoreUnavailable,
+)
 from referral_plugin.models import Code, Shop
 from referral_plugin.services import friend_codes
 from referral_plugin.services.deliveries import describe_error
@@ -49,6 +58,12 @@ class FriendCodeState(StrEnum):
     PENDING = "pending"  # not yet: the job pushes it (or is pushing it now)
     FAILED = "failed"  # refused or failed for good: see the code's store_error
     NOT_FOR_STORE = "not_for_store"  # the program has no friend offer a discount expresses
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CodePush:
+    state: FriendCodeState
+    retry_at: datetime | None = None  # PENDING: when the code is tried next
 
 
 def sync_friend_codes(
@@ -101,9 +116,28 @@ def push_advocate_code(
         if code is None:
             raise LookupError(f"advocate {advocate_id} of shop {shop_id} has no code")
         code_id = code.id
+    return push_code(services, shop_id, code_id, now=now, client_for=client_for).state
+
+
+def push_code(
+    services: AppServices,
+    shop_id: int,
+    code_id: int,
+    *,
+    now: datetime,
+    client_for: ClientFor = store_client_for,
+) -> CodePush:
+    """Push one code (an advocate's, or a friend's claimed code) now, after its row was
+    committed, and say where it stands; a code already in the store costs no store call.
+    PENDING comes with the time of the next attempt."""
     _sync_shop(services, shop_id, now, client_for, code_ids=[code_id])
     with services.sessions.begin() as session:
-        return _state(session.get(Code, code_id))
+        code = session.scalars(
+            select(Code).where(Code.shop_id == shop_id, Code.id == code_id)
+        ).one_or_none()
+        state = _state(code)
+        retry_at = code.store_next_attempt_at if code is not None else None
+    return CodePush(state=state, retry_at=retry_at if state is FriendCodeState.PENDING else None)
 
 
 def _state(code: Code | None) -> FriendCodeState:
@@ -154,6 +188,8 @@ def _push(
     now: datetime,
 ) -> FailureOutcome:
     """One store call for one batch, then its outcome recorded in its own transaction."""
+    if batch.requests:
+        return _issue_claimed(services, shop_id, batch, client, now)
     rejected: dict[str, str] = {}
     try:
         client.add_friend_codes(batch.offer, list(batch.codes.values()))
@@ -176,6 +212,50 @@ def _push(
         },
     )
     return FailureOutcome(counter="pushed")
+
+
+def _issue_claimed(
+    services: AppServices,
+    shop_id: int,
+    batch: friend_codes.FriendCodeBatch,
+    client: StoreClient,
+    now: datetime,
+) -> FailureOutcome:
+    """Friends' claimed codes, one store call each. A code the store refuses for good is
+    recorded as refused and the others go on; a failure of the store itself (retryable, or
+    the shop unavailable) is recorded on this code and the rest of the batch."""
+    done: list[int] = []
+    refused: dict[str, str] = {}
+    for code_id, request in batch.requests.items():
+        try:
+            client.issue_reward(request)
+        except StoreClientError as error:
+            if error.retryable or isinstance(error, StoreUnavailable):
+                rest = [other for other in batch.requests if other not in done]
+                with services.sessions.begin() as session:
+                    _record_issued(session, shop_id, batch, done, refused, now)
+                    return friend_codes.record_push_failure(session, shop_id, rest, error, now=now)
+            refused[request.code] = describe(error)
+        done.append(code_id)
+    with services.sessions.begin() as session:
+        _record_issued(session, shop_id, batch, done, refused, now)
+    logger.info(
+        "claimed codes pushed",
+        extra={"shop_id": shop_id, "codes": len(done) - len(refused), "refused": len(refused)},
+    )
+    return FailureOutcome(counter="pushed")
+
+
+def _record_issued(
+    session: Session,
+    shop_id: int,
+    batch: friend_codes.FriendCodeBatch,
+    done: Sequence[int],
+    refused: dict[str, str],
+    now: datetime,
+) -> None:
+    codes = {code_id: batch.codes[code_id] for code_id in done}
+    friend_codes.mark_pushed(session, shop_id, codes, now=now, rejected=refused, codes=codes)
 
 
 def _postpone_rest(

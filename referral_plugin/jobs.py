@@ -31,6 +31,7 @@ from connectors.registry import CONNECTORS
 from referral_plugin import (
     friend_code_jobs,
     merchant_webhook_jobs,
+    shopper_email_jobs,
     store_jobs,
     subscription_jobs,
 )
@@ -134,9 +135,29 @@ JOBS: tuple[ScheduledJob, ...] = (
         interval_seconds=lambda settings: settings.webhook_check_interval_seconds,
     ),
     ScheduledJob(
+        name="prepare_shopper_emails",
+        run=shopper_email_jobs.prepare_shopper_emails,
+        interval_seconds=lambda settings: settings.outbox_interval_seconds,
+    ),
+    ScheduledJob(
         name="send_outbox",
         run=store_jobs.send_outbox,
         interval_seconds=lambda settings: settings.outbox_interval_seconds,
+    ),
+    ScheduledJob(
+        name="queue_expiry_reminders",
+        run=shopper_email_jobs.queue_expiry_reminders,
+        interval_seconds=lambda settings: settings.shopper_email_interval_seconds,
+    ),
+    ScheduledJob(
+        name="queue_share_nudges",
+        run=shopper_email_jobs.queue_share_nudges,
+        interval_seconds=lambda settings: settings.shopper_email_interval_seconds,
+    ),
+    ScheduledJob(
+        name="auto_enroll_customers",
+        run=shopper_email_jobs.auto_enroll_customers,
+        interval_seconds=lambda settings: settings.auto_enroll_interval_seconds,
     ),
     ScheduledJob(
         name="send_merchant_webhooks",

@@ -8,19 +8,29 @@ SMTP cannot be exactly-once: if the process dies after the server accepted a mes
 the outbox row is marked sent, the message is sent again after its lease expires. Every message
 carries a `Message-ID` derived from its outbox id, so that resend is recognisable (and mail
 systems that deduplicate on Message-ID drop it).
+
+A message may carry a display name for the sender (the store's name: the address stays ours)
+and extra headers such as `List-Unsubscribe` (RFC 2369) and `List-Unsubscribe-Post` (RFC 8058).
 """
 
 from __future__ import annotations
 
+import email.policy
 import smtplib
 import ssl
 from dataclasses import dataclass, field
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate
 from urllib.parse import parse_qs, unquote, urlsplit
 
 DEFAULT_TIMEOUT = 30.0
 STARTTLS_PORT = 587
+MAX_DISPLAY_NAME = 100
+# Header lines may be long (RFC 5322 allows 998): folding a List-Unsubscribe URL, which has no
+# spaces, would turn it into encoded words that mail clients do not read as a URL. Bodies are
+# quoted-printable, so they stay 7-bit whatever the language.
+MAIL_POLICY = email.policy.default.clone(max_line_length=998)
 
 
 class MailError(Exception):
@@ -38,6 +48,8 @@ class OutgoingMail:
     subject: str
     text: str
     html: str | None = None
+    sender_name: str | None = None  # the From display name, e.g. the store's name
+    headers: tuple[tuple[str, str], ...] = ()  # extra headers, e.g. List-Unsubscribe
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,16 +96,24 @@ def message_id_for(outbox_id: int, sender: str) -> str:
 
 
 def build_email(mail: OutgoingMail, sender: str) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = sender
+    message = EmailMessage(policy=MAIL_POLICY)
+    name = _one_line(mail.sender_name or "")[:MAX_DISPLAY_NAME]
+    message["From"] = Address(display_name=name, addr_spec=sender) if name else sender
     message["To"] = mail.recipient
-    message["Subject"] = mail.subject
+    message["Subject"] = _one_line(mail.subject)
     message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = message_id_for(mail.outbox_id, sender)
-    message.set_content(mail.text)
+    message.set_content(mail.text, cte="quoted-printable")
     if mail.html:
-        message.add_alternative(mail.html, subtype="html")
+        message.add_alternative(mail.html, subtype="html", cte="quoted-printable")
+    for header, value in mail.headers:  # after the content, which resets Content-* headers
+        message[header] = _one_line(value)
     return message
+
+
+def _one_line(value: str) -> str:
+    """Header text on one line: line breaks could start a header of their own."""
+    return " ".join(value.split())
 
 
 class SmtpMailer:

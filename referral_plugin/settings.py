@@ -64,12 +64,24 @@ class Settings:
     friend_code_sync_interval_seconds: int = 15  # push new advocates' codes into the store
     join_limit_per_ip: int = 20  # shopper join attempts per hour from one IP (keyed hash)
     join_limit_per_email: int = 5  # shopper join attempts per hour for one email
+    invite_limit_per_ip: int = 10  # invitation forms sent per hour from one IP
+    invite_limit_per_advocate: int = 20  # friend addresses one advocate may invite per day
+    shopper_email_interval_seconds: int = 3600  # find expiry reminders and share nudges
+    auto_enroll_interval_seconds: int = 300  # enroll customers with a paid order
+    claim_limit_per_ip: int = 20  # friends' code claims per hour from one IP (keyed hash)
+    claim_limit_per_email: int = 5  # friends' code claims per hour for one email
+    link_miss_limit_per_ip: int = 30  # unknown codes at /r/<code> per hour from one IP
     merchant_webhook_interval_seconds: int = 10  # send the merchant's outbound webhooks
     merchant_webhook_max_attempts: int = 12  # attempts before a delivery is marked failed
     merchant_webhook_disable_after_hours: int = 72  # an endpoint failing this long is disabled
     # Proxies in front of the web process whose X-Forwarded-For/-Proto we trust (1 behind one
     # router or load balancer); 0 = use the socket's address. Rate limits count by client IP.
     trusted_proxy_hops: int = 0
+    # Merchant dashboard sign-in (magic links) and its sessions.
+    sign_in_limit_per_shop: int = 5  # sign-in emails per hour to one store
+    sign_in_limit_per_ip: int = 20  # sign-in requests per hour from one IP (per store)
+    merchant_session_idle_minutes: int = 120  # a session unused this long ends
+    merchant_session_max_hours: int = 12  # a session ends this long after sign-in regardless
 
     @property
     def is_production(self) -> bool:
@@ -138,12 +150,23 @@ class Settings:
             friend_code_sync_interval_seconds=_int(env, "FRIEND_CODE_SYNC_INTERVAL_SECONDS", 15),
             join_limit_per_ip=_int(env, "JOIN_LIMIT_PER_IP", 20),
             join_limit_per_email=_int(env, "JOIN_LIMIT_PER_EMAIL", 5),
+            invite_limit_per_ip=_int(env, "INVITE_LIMIT_PER_IP", 10),
+            invite_limit_per_advocate=_int(env, "INVITE_LIMIT_PER_ADVOCATE", 20),
+            shopper_email_interval_seconds=_int(env, "SHOPPER_EMAIL_INTERVAL_SECONDS", 3600),
+            auto_enroll_interval_seconds=_int(env, "AUTO_ENROLL_INTERVAL_SECONDS", 300),
+            claim_limit_per_ip=_int(env, "CLAIM_LIMIT_PER_IP", 20),
+            claim_limit_per_email=_int(env, "CLAIM_LIMIT_PER_EMAIL", 5),
+            link_miss_limit_per_ip=_int(env, "LINK_MISS_LIMIT_PER_IP", 30),
             merchant_webhook_interval_seconds=_int(env, "MERCHANT_WEBHOOK_INTERVAL_SECONDS", 10),
             merchant_webhook_max_attempts=_int(env, "MERCHANT_WEBHOOK_MAX_ATTEMPTS", 12),
             trusted_proxy_hops=_int(env, "TRUSTED_PROXY_HOPS", 0, minimum=0),
             merchant_webhook_disable_after_hours=_int(
                 env, "MERCHANT_WEBHOOK_DISABLE_AFTER_HOURS", 72
             ),
+            sign_in_limit_per_shop=_int(env, "SIGN_IN_LIMIT_PER_SHOP", 5),
+            sign_in_limit_per_ip=_int(env, "SIGN_IN_LIMIT_PER_IP", 20),
+            merchant_session_idle_minutes=_int(env, "MERCHANT_SESSION_IDLE_MINUTES", 120),
+            merchant_session_max_hours=_int(env, "MERCHANT_SESSION_MAX_HOURS", 12),
         )
         settings.validate()
         return settings
@@ -176,6 +199,12 @@ class Settings:
                 f"SHOPIFY_API_VERSION must look like 2026-01, got {self.shopify_api_version!r}"
             )
         self._validate_shopify_install()
+        if self.merchant_session_idle_minutes > self.merchant_session_max_hours * 60:
+            raise SettingsError(
+                "MERCHANT_SESSION_IDLE_MINUTES must not be longer than MERCHANT_SESSION_MAX_HOURS "
+                f"({self.merchant_session_idle_minutes} minutes > "
+                f"{self.merchant_session_max_hours} hours)"
+            )
 
     def _validate_shopify_install(self) -> None:
         scopes = self.shopify_scopes.split(",")

@@ -1,7 +1,10 @@
 """A local Shopify `graphql.json` that executes our documents against the real 2026-01 schema,
 with an access-token check, a leaky cost bucket, THROTTLED/429/503 faults, TAKEN user errors,
-code lookups, asynchronous bulk code creation and paginated orders; plus the shop's OAuth
-endpoints (`tests/shopify_fake_oauth.py`: grant page, code, refresh and token exchange)."""
+code lookups, asynchronous bulk code creation, customers found by email and paginated orders;
+plus the shop's OAuth endpoints (`tests/shopify_fake_oauth.py`: grant page, code, refresh and
+token exchange) and a bare storefront: the shareable discount link `/discount/<code>?redirect=`
+(puts the code in a `discount_code` cookie, then redirects to the path) and a home page that
+shows the code the next checkout would apply."""
 
 from __future__ import annotations
 
@@ -15,10 +18,11 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qs, parse_qsl, unquote, urlsplit
 
 from graphql import GraphQLSchema, build_schema, graphql_sync, parse
 from graphql.language import OperationDefinitionNode
@@ -74,6 +78,7 @@ class FakeShopify:
     orders: list[dict[str, Any]] = field(default_factory=list)
     tags: dict[str, set[str]] = field(default_factory=dict)
     credits: list[dict[str, Any]] = field(default_factory=list)
+    customers: dict[str, str] = field(default_factory=dict)  # email (lower case) -> GID
     faults: deque[Fault] = field(default_factory=deque)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # executed calls
     throttled: int = 0
@@ -170,6 +175,7 @@ class FakeShopify:
                 discountId, [c["code"] for c in codes]
             ),
             "discountRedeemCodeBulkCreation": lambda _info, id: self._bulk_status(id),
+            "customerByIdentifier": lambda _info, identifier: self._customer(identifier),
             "tagsAdd": lambda _info, id, tags: self._tags(id, tags, add=True),
             "tagsRemove": lambda _info, id, tags: self._tags(id, tags, add=False),
             "storeCreditAccountCredit": lambda _info, id, creditInput: self._credit(
@@ -278,6 +284,32 @@ class FakeShopify:
             "codes": {"nodes": job["results"] if done else []},
         }
 
+    def _customer(self, identifier: dict[str, Any]) -> dict[str, Any] | None:
+        """The customer with this email address (Shopify matches it in any case)."""
+        gid = self.customers.get(str(identifier.get("emailAddress") or "").lower())
+        return None if gid is None else {"id": gid}
+
+    def storefront(self, path: str, cookie: str | None) -> tuple[int, dict[str, str], str]:
+        """(status, headers, HTML) of the shop's storefront for a GET of `path`."""
+        parts = urlsplit(path)
+        if parts.path.startswith("/discount/"):
+            code = unquote(parts.path[len("/discount/") :])
+            target = parse_qs(parts.query).get("redirect", ["/"])[0]
+            if not target.startswith("/"):  # Shopify redirects within the store only
+                target = "/"
+            headers = {"Location": target, "Set-Cookie": f"discount_code={code}; Path=/"}
+            return 302, headers, ""
+        if parts.path != "/":
+            return 404, {}, "<h1>404 Page Not Found</h1>"
+        code = (cookie or "").partition("discount_code=")[2].split(";")[0]
+        discount = self.by_code(code) if code else None
+        applied = discount is not None and discount["status"] == "ACTIVE"
+        words = f"Discount {escape(code)} applied" if applied else "No discount"
+        ref = escape(parse_qs(parts.query).get("ref", [""])[0])
+        name = escape(str(self.shop_info["name"]))
+        page = f'<h1>{name}</h1><p id="discount">{words}</p><p id="ref">ref={ref}</p>'
+        return 200, {}, f"<!doctype html><html><body>{page}</body></html>"
+
     def _tags(self, customer: str, tags: list[str], *, add: bool) -> dict[str, Any]:
         held = self.tags.setdefault(customer, set())
         held.update(tags) if add else held.difference_update(tags)
@@ -319,7 +351,8 @@ def serving(fake: FakeShopify) -> Iterator[str]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             if urlsplit(self.path).path != "/admin/oauth/authorize":
-                self._send(404, {}, b"not found", "text/plain")
+                status, headers, page = fake.storefront(self.path, self.headers.get("Cookie"))
+                self._send(status, headers, page.encode(), "text/html")
                 return
             self._send(200, {}, fake.oauth.grant_page().encode(), "text/html")
 

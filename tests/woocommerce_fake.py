@@ -9,7 +9,8 @@ auth (https) is the package's other branch and is not served here.
 
 Contract modelled: coupons (codes stored lower-case, 400 `..._code_already_exists`, lookup by
 `?code=`, DELETE moves to the trash unless `force=true`, batch with per-item errors in a 200
-and 413 above 100 items), webhooks (secret write-only, list/create/update/delete, 501 on
+and 413 above 100 items; an order refused for a coupon of another billing email or one used
+up to its `usage_limit`), webhooks (secret write-only, list/create/update/delete, 501 on
 delete without force), orders (`modified_after` in the site's timezone unless
 `dates_are_gmt`, `per_page` 1-100, `X-WP-Total` / `X-WP-TotalPages`). Faults are scripted:
 `fail_next` answers an error (429 with Retry-After, 500...) and `stall_next` does the work
@@ -431,6 +432,9 @@ class FakeWooCommerce:
                 return error(400, "woocommerce_rest_invalid_coupon", message)
             if coupon["email_restrictions"] and email.lower() not in coupon["email_restrictions"]:
                 return error(400, "woocommerce_rest_invalid_coupon", "Coupon is not valid.")
+            if coupon["usage_limit"] and coupon["usage_count"] >= int(coupon["usage_limit"]):
+                message = "Coupon usage limit has been reached."
+                return error(400, "woocommerce_rest_invalid_coupon", message)
             coupons.append(coupon)
         order = new_order(next(self._ids), self.site_offset, data, coupons)
         for coupon in coupons:

@@ -79,6 +79,13 @@ query RedeemCodeCreationFailures($id: ID!) {
 }
 """
 
+# The customer a friend's claimed code is bound to, found by the email they claimed with.
+CUSTOMER_BY_EMAIL = """
+query CustomerByEmail($email: String!) {
+  customerByIdentifier(identifier: { emailAddress: $email }) { id }
+}
+"""
+
 ADD_CUSTOMER_TAGS = """
 mutation AddCustomerTags($id: ID!, $tags: [String!]!) {
   tagsAdd(id: $id, tags: $tags) {
@@ -177,6 +184,7 @@ ALL_DOCUMENTS = {
     "BULK_ADD_CODES": BULK_ADD_CODES,
     "BULK_CREATION_STATUS": BULK_CREATION_STATUS,
     "BULK_CREATION_FAILURES": BULK_CREATION_FAILURES,
+    "CUSTOMER_BY_EMAIL": CUSTOMER_BY_EMAIL,
     "ADD_CUSTOMER_TAGS": ADD_CUSTOMER_TAGS,
     "REMOVE_CUSTOMER_TAGS": REMOVE_CUSTOMER_TAGS,
     "CREDIT_STORE_CREDIT": CREDIT_STORE_CREDIT,

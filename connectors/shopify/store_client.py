@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -58,9 +59,12 @@ class ShopifyStoreClient:
 
     def issue_reward(self, request: RewardCodeRequest) -> IssuedReward:
         """Create the reward: a single-use code for discount kinds, a store-credit transaction,
-        or a customer tag. Idempotent on `request.code`: a TAKEN code that is ours (found by
-        `codeDiscountNodeByCode` with our title) is success. Raises StoreClientError (code =
-        the DiscountErrorCode for rejected input) and StoreUnavailable."""
+        or a customer tag. A friend's claimed code (`friend_code_id`) is a single-use code
+        bound to the customer with the friend's email when the shop has one (Shopify cannot
+        restrict a code to an email), else open to all. Idempotent on `request.code`: a TAKEN
+        code that is ours (found by `codeDiscountNodeByCode` with our title) is success.
+        Raises StoreClientError (code = the DiscountErrorCode for rejected input) and
+        StoreUnavailable."""
         if request.kind in DISCOUNT_KINDS:
             return self._issue_discount(request)
         if request.kind is RewardKind.STORE_CREDIT:
@@ -122,7 +126,15 @@ class ShopifyStoreClient:
         data = self._graphql.execute(documents.DISCOUNT_BY_CODE, {"code": code})
         return data.get("codeDiscountNodeByCode")
 
+    def find_customer(self, email: str) -> str | None:
+        """The GID of the shop's customer with this email address, or None."""
+        data = self._graphql.execute(documents.CUSTOMER_BY_EMAIL, {"email": email})
+        customer = data.get("customerByIdentifier")
+        return None if customer is None else str(customer["id"])
+
     def _issue_discount(self, request: RewardCodeRequest) -> IssuedReward:
+        if request.friend_code_id is not None and request.customer_id is None and request.email:
+            request = replace(request, customer_id=self.find_customer(request.email))
         call = reward_discount(request)
         payload = self._graphql.execute(call.document, call.variables)[call.root]
         errors = payload["userErrors"]
@@ -143,7 +155,10 @@ class ShopifyStoreClient:
             raise StoreClientError(
                 "code belongs to another discount", retryable=False, status=200, code="TAKEN"
             )
-        logger.info("reward code already in the store", extra={"reward_id": request.reward_id})
+        logger.info(
+            "reward code already in the store",
+            extra={"reward_id": request.reward_id, "friend_code_id": request.friend_code_id},
+        )
         return IssuedReward(code=request.code, store_ref=node["id"])
 
     def _credit(self, request: RewardCodeRequest) -> IssuedReward:

@@ -30,6 +30,7 @@ from referral_plugin.domain.programs import RewardKind
 from referral_plugin.domain.store import FriendCodeOffer, RewardCodeRequest, StoreClientError
 
 REWARD_META_KEY = "referral_plugin_reward_id"
+FRIEND_CODE_META_KEY = "referral_plugin_friend_code_id"  # a friend's claimed code
 PROGRAM_META_KEY = "referral_plugin_program_id"
 UNSUPPORTED = "unsupported_reward_kind"
 _SUPPORTED = frozenset(
@@ -50,8 +51,14 @@ def store_code(code: str) -> str:
 
 
 def reward_coupon(request: RewardCodeRequest) -> dict[str, Any]:
-    """The coupon JSON for one reward: single use, bound to the advocate's email when known.
-    Raises StoreClientError(retryable=False) for kinds or values WooCommerce cannot express."""
+    """The coupon JSON for one reward, or a friend's claimed code: single use, bound to the
+    beneficiary's email when known (`email_restrictions`: WooCommerce checks the billing
+    email). Raises StoreClientError(retryable=False) for kinds or values WooCommerce cannot
+    express."""
+    if request.friend_code_id is not None:
+        ours = {"key": FRIEND_CODE_META_KEY, "value": str(request.friend_code_id)}
+    else:
+        ours = {"key": REWARD_META_KEY, "value": str(request.reward_id)}
     coupon = {
         "code": request.code,
         "description": request.title,
@@ -59,7 +66,7 @@ def reward_coupon(request: RewardCodeRequest) -> dict[str, Any]:
         "individual_use": True,
         "usage_limit": 1,
         "usage_limit_per_user": 1,
-        "meta_data": [{"key": REWARD_META_KEY, "value": str(request.reward_id)}],
+        "meta_data": [ours],
     }
     if request.email:
         coupon["email_restrictions"] = [request.email]

@@ -17,6 +17,8 @@ from typing import Protocol
 
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 RANDOM_LENGTH = 8
+FRIEND_RANDOM_LENGTH = 12  # 31**12 ≈ 7.9e17: a claimed code may work for anyone (Shopify)
+FRIEND_PREFIX = "FR"
 PREFIX_MAX = 8
 MAX_CODE_LENGTH = 64  # well under Shopify's 255 and WooCommerce's limits
 
@@ -65,6 +67,17 @@ def generate_code(name: str | None = None, *, chooser: Chooser | None = None) ->
     grouped = f"{body[:4]}-{body[4:]}"
     prefix = name_prefix(name)
     return f"{prefix}-{grouped}" if prefix else grouped
+
+
+def generate_friend_code(*, chooser: Chooser | None = None) -> str:
+    """A new per-friend code such as 'FR-7Q2K-9XPA-MN4D': 12 random characters, no name.
+
+    A claimed code is bound to the friend's email where the store allows it, yet on Shopify a
+    new customer cannot be named, so the code itself must be unguessable: about 59 bits of
+    randomness, from `secrets` unless a chooser is given (tests).
+    """
+    body = random_part(FRIEND_RANDOM_LENGTH, chooser=chooser)
+    return f"{FRIEND_PREFIX}-{body[:4]}-{body[4:8]}-{body[8:]}"
 
 
 def reward_code(reward_id: int, key: bytes, prefix: str = "RW") -> str:

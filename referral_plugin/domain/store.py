@@ -3,8 +3,8 @@
 One implementation per platform lives in `connectors/` (Shopify GraphQL Admin API, WooCommerce
 REST v3); services and jobs receive a client as an argument and never import connectors. Every
 call has an explicit timeout, says whether a failure is worth retrying, and is safe to repeat:
-reward codes are derived from our reward ids, and "already exists with the same spec" counts as
-success.
+reward codes are derived from our reward ids, a friend's claimed code is stored with us before
+it is sent, and "already exists with the same spec" counts as success.
 """
 
 from __future__ import annotations
@@ -124,10 +124,12 @@ def _expressible(spec: RewardSpec) -> bool:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RewardCodeRequest:
-    """A single-use reward code (or credit / tag) for one customer, derived from our reward."""
+    """A single-use code (or credit / tag) for one customer: an advocate's or friend's reward,
+    derived from our reward, or a friend's claimed code (`claimed_code_request`), which goes
+    through the same idempotent path (`StoreClient.issue_reward`)."""
 
-    reward_id: int
-    code: str  # `codes.reward_code(reward_id, key)`: the same on every retry
+    reward_id: int | None  # our reward; None for a friend's claimed code
+    code: str  # `codes.reward_code(reward_id, key)` or the claimed code: the same on every retry
     kind: RewardKind
     title: str
     currency: str
@@ -140,6 +142,40 @@ class RewardCodeRequest:
     starts_at: datetime
     expires_at: datetime | None = None
     minimum_subtotal: Decimal | None = None
+    # Our FRIEND code's id for a claimed code. The store then binds it to the customer with
+    # `email` where it knows one (Shopify), since a friend's customer id is not known to us.
+    friend_code_id: int | None = None
+
+
+def claimed_code_title(code: str) -> str:
+    """The store title of a friend's claimed code: names the code, so a retry that meets the
+    code already taken recognises its own discount by the title (as reward codes do)."""
+    return f"Referral friend code {code}"
+
+
+def claimed_code_request(
+    offer: FriendCodeOffer, *, code_id: int, code: str, email: str | None
+) -> RewardCodeRequest:
+    """The store request for one friend's claimed code: the program's friend offer as a code
+    of its own, used once (`usageLimit` / `usage_limit` 1, once per customer), bound to the
+    friend's email (WooCommerce `email_restrictions`; on Shopify to the customer with that
+    email when the store has one), valid from the offer's start to its end. Pure."""
+    spec = offer.reward
+    return RewardCodeRequest(
+        reward_id=None,
+        friend_code_id=code_id,
+        code=code,
+        kind=spec.kind,
+        title=claimed_code_title(code),
+        currency=offer.currency,
+        amount=spec.amount if spec.kind is RewardKind.FIXED_DISCOUNT else None,
+        percent=spec.percent if spec.kind is RewardKind.PERCENT_DISCOUNT else None,
+        product_id=spec.product_id if spec.kind is RewardKind.FREE_PRODUCT else None,
+        email=email,
+        starts_at=offer.starts_at,
+        expires_at=offer.ends_at,
+        minimum_subtotal=offer.minimum_subtotal,
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -164,8 +200,8 @@ class StoreOrder:
 
 class StoreClient(Protocol):
     def issue_reward(self, request: RewardCodeRequest) -> IssuedReward:
-        """Create the reward in the store; idempotent on `request.code`. Raises
-        StoreClientError."""
+        """Create the reward (or a friend's claimed code) in the store; idempotent on
+        `request.code`. Raises StoreClientError."""
 
     def revoke_reward(self, store_ref: str, code: str | None) -> None:
         """Disable or delete an unused reward; a reward already gone counts as revoked."""

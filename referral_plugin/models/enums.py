@@ -26,6 +26,7 @@ class LedgerKind(StrEnum):
     REDEEMED = "redeemed"
     CLAWBACK = "clawback"
     ADJUSTMENT = "adjustment"
+    MANUAL = "manual"  # a merchant's balance adjustment (no reward; the note is the reason)
 
 
 class RevokeState(StrEnum):
@@ -43,10 +44,12 @@ class DeliveryStatus(StrEnum):
 
 
 class OutboxStatus(StrEnum):
+    DRAFT = "draft"  # a shopper email recorded where it happened, rendered later by the worker
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"
     DEAD = "dead"
+    SKIPPED = "skipped"  # never sent on purpose: `last_error` says why (e.g. unsubscribed)
 
 
 POINTS_UNIT = "POINTS"  # reward_ledger.unit for loyalty points; money uses the currency code

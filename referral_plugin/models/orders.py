@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -53,6 +54,16 @@ class Conversion(Base):
         Index("ix_conversions_shop_id_customer_id", "shop_id", "customer_id"),
         Index("ix_conversions_shop_id_identity_email", "shop_id", "identity_email"),
         Index("ix_conversions_shop_id_advocate_id", "shop_id", "advocate_id"),
+        # Analytics (migration 0010): attributed orders by paid time, covering what the
+        # friends' conversion reads, so a year of them is one index-only range scan.
+        Index(
+            "ix_conversions_shop_id_paid_at_attributed",
+            "shop_id",
+            "paid_at",
+            postgresql_where=text("advocate_id IS NOT NULL"),
+            sqlite_where=text("advocate_id IS NOT NULL"),
+            postgresql_include=["id", "identity_email", "paid", "cancelled", "is_test"],
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -91,6 +102,7 @@ class Referral(Base):
             "ix_referrals_shop_id_advocate_id_created_at", "shop_id", "advocate_id", "created_at"
         ),
         Index("ix_referrals_shop_id_status", "shop_id", "status"),
+        Index("ix_referrals_shop_id_program_id_status", "shop_id", "program_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -115,6 +127,20 @@ class Reward(Base):
         Index("ix_rewards_shop_id_status", "shop_id", "status"),
         Index("ix_rewards_status_hold_until", "status", "hold_until"),
         Index("ix_rewards_status_next_store_attempt_at", "status", "next_store_attempt_at"),
+        # Analytics (migration 0010): the value of rewards issued / redeemed in a period, read
+        # from these indexes alone.
+        Index(
+            "ix_rewards_shop_id_issued_at",
+            "shop_id",
+            "issued_at",
+            postgresql_include=["value", "currency", "status", "program_id"],
+        ),
+        Index(
+            "ix_rewards_shop_id_redeemed_at",
+            "shop_id",
+            "redeemed_at",
+            postgresql_include=["value", "currency", "program_id"],
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

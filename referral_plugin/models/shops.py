@@ -1,4 +1,5 @@
-"""Tables for a shop and its referral setup: shops, programs, advocates, codes, clicks, claims."""
+"""Tables for a shop and its referral setup: shops, programs, advocates, codes, clicks, claims;
+and the referral link's count of unknown codes per keyed IP (no shop: the code named none)."""
 
 from __future__ import annotations
 
@@ -86,6 +87,9 @@ class Advocate(Base):
     debt: Mapped[Decimal] = mapped_column(Amount)  # clawed back, absorbed by the next reward
     successful_referrals: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The language the advocate joined in (`languages.SHOPPER_LANGUAGES`): their emails speak
+    # it. None when unknown (enrolled by the API or automatically): the store's language then.
+    language: Mapped[str | None] = mapped_column(String(8))
 
 
 # Codes the friend-code job still has to push (due) or that failed for good: a small index,
@@ -117,19 +121,27 @@ class Code(Base):
     normalized: Mapped[str] = mapped_column(String(64))  # codes.normalize_code (upper case)
     friend_email: Mapped[str | None] = mapped_column(String(320))  # identity email
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    # An advocate's code in the store (the program's friend offer, `services.friend_codes`):
-    # due for the job while `store_next_attempt_at` is set; in the store since
-    # `store_synced_at`; `store_error` says why not (yet). Other kinds never go there this way.
+    # An advocate's code in the store (the program's friend offer), or a friend's claimed code
+    # (a single-use code of its own), pushed by `services.friend_codes`: due for the job while
+    # `store_next_attempt_at` is set; in the store since `store_synced_at`; `store_error` says
+    # why not (yet). Reward codes never go there this way.
     store_next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     store_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     store_error: Mapped[str | None] = mapped_column(Text)
     store_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # A friend's claimed (FRIEND) code: the address as they typed it (normalized), which the
+    # store binds the code to; kept only until the code is in the store (then NULL).
+    store_email: Mapped[str | None] = mapped_column(String(320))
 
 
 class Click(Base):
     __tablename__ = "clicks"
     __table_args__ = (
         Index("ix_clicks_shop_id_code_id_created_at", "shop_id", "code_id", "created_at"),
+        # Analytics (migration 0010): a period's clicks, counted per code from the index alone.
+        Index(
+            "ix_clicks_shop_id_created_at", "shop_id", "created_at", postgresql_include=["code_id"]
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -155,3 +167,14 @@ class Claim(Base):
     identity_email: Mapped[str] = mapped_column(String(320))
     code_id: Mapped[int] = mapped_column(BigId, ForeignKey("codes.id"))
     claimed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LinkMissCounter(Base):
+    """Unknown codes asked for at `/r/<code>` by one keyed IP hash in one window: the link's
+    guard against guessing codes (`services.clicks`). Not a shop's row: the code named none."""
+
+    __tablename__ = "referral_link_misses"
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # HMAC-SHA256 hex
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    hits: Mapped[int] = mapped_column(Integer)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from ..domain.codes import Chooser, generate_code, normalize_code
 from ..domain.decisions import CodeKind
 from ..domain.emails import identity_email, normalize_email
+from ..domain.languages import supported_language
 from ..errors import Conflict, FieldError, NotFound, ValidationError
 from ..models import Advocate, AdvocateStatus, Code
 from ..models import Program as ProgramRow
@@ -43,6 +44,7 @@ def enroll_advocate(
     first_name: str | None = None,
     last_name: str | None = None,
     customer_id: str | None = None,
+    language: str | None = None,
     now: datetime,
     chooser: Chooser | None = None,
 ) -> EnrolledAdvocate:
@@ -52,7 +54,8 @@ def enroll_advocate(
     `sync_friend_codes` job adds it to the program's friend offer, or a caller that must show
     it only once it works calls `friend_code_jobs.push_advocate_code` after committing.
     Raises ValidationError("email"), NotFound (program) or Conflict when no free code could
-    be generated."""
+    be generated. `language` (the page's, when joining there) is kept for the advocate's
+    emails when supported; an existing enrollment keeps its own."""
     normalized, identity = normalize_email(email), identity_email(email)
     if normalized is None or identity is None:
         raise ValidationError.single("email", "must be a valid email address")
@@ -79,6 +82,7 @@ def enroll_advocate(
         debt=Decimal(0),
         successful_referrals=0,
         created_at=now,
+        language=supported_language(language),
     )
     try:
         with session.begin_nested():

@@ -1,7 +1,9 @@
-"""The database side of putting advocates' codes into their stores (the friend offer).
+"""The database side of putting referral codes into their stores: advocates' codes (added to
+the program's friend offer) and friends' claimed codes (each a single-use code of its own,
+bound to the friend's email: `domain.store.claimed_code_request`).
 
-An advocate code is due while `codes.store_next_attempt_at` is set and has passed (enrollment
-sets it to the enrollment time). `claim_due_codes` takes a shop's due codes of active programs
+A code is due while `codes.store_next_attempt_at` is set and has passed (enrollment and a
+claim set it to their time). `claim_due_codes` takes a shop's due codes of active programs
 and active advocates by moving that time forward by `CLAIM` (one conditional UPDATE, committed
 by the caller before any store call), so a second caller never pushes the same code at the
 same time, and a worker killed mid-way frees its codes when the claim runs out. The outcome is
@@ -9,14 +11,17 @@ then recorded: pushed (`store_synced_at`), refused for good (`store_error`, no n
 or a failed call with the shared retry rules of `store_failures.plan_retry` (a throttle pauses
 the shop for every worker). Codes of a program whose friend reward no store discount expresses
 are released with no next attempt and no error: they are not for the store (see
-`domain.store.friend_code_offer`). Blocked advocates and inactive programs wait until they are
-active again. The caller owns the transaction; every query is scoped to one shop.
+`domain.store.friend_code_offer`); so are advocates' codes of a per-friend program, where only
+a claimed code may work at checkout. Blocked advocates and inactive programs wait until they are
+active again. A claimed code keeps the friend's typed address (`store_email`) only until it is
+in the store; one whose friend was redacted meanwhile is never pushed and loses it. The caller
+owns the transaction; every query is scoped to one shop.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,13 +30,22 @@ from sqlalchemy.orm import Session
 
 from ..domain.codes import normalize_code
 from ..domain.decisions import CodeKind
-from ..domain.store import FriendCodeOffer, StoreClientError, friend_code_offer
+from ..domain.programs import ClaimMode
+from ..domain.store import (
+    FriendCodeOffer,
+    RewardCodeRequest,
+    StoreClientError,
+    claimed_code_request,
+    friend_code_offer,
+)
 from ..models import Advocate, AdvocateStatus, Code, Program, ProgramStatus
+from .redaction import MARKER_DOMAIN
 from .snapshots import load_program
 from .store_failures import ERROR_TEXT_LIMIT, FailureOutcome, describe, pause_shop, plan_retry
 
 CLAIM = timedelta(minutes=10)  # longer than any push of one shop's claimed codes
 MAX_ATTEMPTS = 8
+STORE_KINDS = (CodeKind.ADVOCATE, CodeKind.FRIEND)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,7 +53,10 @@ class FriendCodeBatch:
     """Claimed codes of one program and the offer they are pushed with."""
 
     offer: FriendCodeOffer
-    codes: dict[int, str]  # code id -> the display code shown to the advocate
+    codes: dict[int, str]  # code id -> the display code shown to the advocate or friend
+    # Friends' claimed codes: the store request of each (by code id), issued one by one; empty
+    # for a batch of advocates' codes, which are added to the offer together.
+    requests: dict[int, RewardCodeRequest] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -49,10 +66,10 @@ class FriendCodeCounts:
 
 
 def due_codes(now: datetime) -> ColumnElement[bool]:
-    """Advocate codes due for the store now, of active programs and active advocates (the
-    caller joins Program and Advocate)."""
+    """Advocate and claimed friend codes due for the store now, of active programs and active
+    advocates (the caller joins Program and Advocate)."""
     return and_(
-        Code.kind == CodeKind.ADVOCATE,
+        Code.kind.in_(STORE_KINDS),
         Code.store_next_attempt_at <= now,
         Program.status == ProgramStatus.ACTIVE,
         Advocate.status == AdvocateStatus.ACTIVE,
@@ -86,7 +103,7 @@ def claim_due_codes(
     first; returns them per program in batches of at most `batch_size`. Codes of programs
     without a friend offer are released (not for the store) and not returned."""
     query = (
-        select(Code.id, Code.code, Code.program_id)
+        select(Code.id, Code.code, Code.program_id, Code.kind, Code.friend_email, Code.store_email)
         .join(Program, Program.id == Code.program_id)
         .join(Advocate, Advocate.id == Code.advocate_id)
         .where(Code.shop_id == shop_id, Program.shop_id == shop_id, due_codes(now))
@@ -97,10 +114,9 @@ def claim_due_codes(
         query = query.where(Code.id.in_(list(code_ids)))
     rows = {row.id: row for row in session.execute(query)}
     claimed = _claim(session, shop_id, list(rows), now)
-    by_program: dict[int, dict[int, str]] = {}
+    by_program: dict[int, list[Any]] = {}
     for code_id in sorted(claimed):
-        row = rows[code_id]
-        by_program.setdefault(row.program_id, {})[code_id] = row.code
+        by_program.setdefault(rows[code_id].program_id, []).append(rows[code_id])
     return _batches(session, shop_id, by_program, now=now, key=key, batch_size=batch_size)
 
 
@@ -121,27 +137,65 @@ def _claim(session: Session, shop_id: int, ids: list[int], now: datetime) -> set
 def _batches(
     session: Session,
     shop_id: int,
-    by_program: dict[int, dict[int, str]],
+    by_program: dict[int, list[Any]],
     *,
     now: datetime,
     key: bytes,
     batch_size: int,
 ) -> list[FriendCodeBatch]:
-    rows = session.scalars(
+    programs = session.scalars(
         select(Program).where(Program.shop_id == shop_id, Program.id.in_(list(by_program)))
     )
     batches: list[FriendCodeBatch] = []
-    for row in rows:
-        codes = by_program[row.id]
-        offer = friend_code_offer(load_program(row), now=now, key=key)
+    for program in programs:
+        rows, loaded = by_program[program.id], load_program(program)
+        offer = friend_code_offer(loaded, now=now, key=key)
+        # Not for the store (attributed by the link, the claim, the email): every code of a
+        # program without an offer, and an advocate's code in a per-friend program, where
+        # only a claimed code may work at checkout (a shared one would let anyone in).
+        per_friend = loaded.claim_mode is ClaimMode.PER_FRIEND
+        kept = [r for r in rows if offer and not (per_friend and r.kind is CodeKind.ADVOCATE)]
+        kept_ids = {row.id for row in kept}
+        released = [row.id for row in rows if row.id not in kept_ids]
+        _set(session, shop_id, released, store_next_attempt_at=None, store_error=None)
         if offer is None:
-            _set(session, shop_id, codes, store_next_attempt_at=None, store_error=None)
             continue
-        items = list(codes.items())
-        for start in range(0, len(items), batch_size):
-            chunk = dict(items[start : start + batch_size])
-            batches.append(FriendCodeBatch(offer=offer, codes=chunk))
+        shared = {row.id: row.code for row in kept if row.kind is CodeKind.ADVOCATE}
+        claimed = [row for row in kept if row.kind is CodeKind.FRIEND]
+        batches += _chunks(offer, shared, {}, batch_size)
+        batches += _chunks(offer, *_claimed_requests(session, shop_id, offer, claimed), batch_size)
     return batches
+
+
+def _claimed_requests(
+    session: Session, shop_id: int, offer: FriendCodeOffer, rows: list[Any]
+) -> tuple[dict[int, str], dict[int, RewardCodeRequest]]:
+    """The store requests of claimed friend codes; a redacted friend's code is released."""
+    redacted = [row.id for row in rows if (row.friend_email or "").endswith("@" + MARKER_DOMAIN)]
+    _set(session, shop_id, redacted, store_next_attempt_at=None, store_email=None)
+    requests = {
+        row.id: claimed_code_request(
+            offer, code_id=row.id, code=row.code, email=row.store_email or row.friend_email
+        )
+        for row in rows
+        if row.id not in redacted
+    }
+    return {code_id: request.code for code_id, request in requests.items()}, requests
+
+
+def _chunks(
+    offer: FriendCodeOffer,
+    codes: dict[int, str],
+    requests: dict[int, RewardCodeRequest],
+    batch_size: int,
+) -> list[FriendCodeBatch]:
+    items = list(codes.items())
+    chunks = []
+    for start in range(0, len(items), batch_size):
+        chunk = dict(items[start : start + batch_size])
+        wanted = {code_id: requests[code_id] for code_id in chunk if code_id in requests}
+        chunks.append(FriendCodeBatch(offer=offer, codes=chunk, requests=wanted))
+    return chunks
 
 
 def mark_pushed(
@@ -170,6 +224,7 @@ def mark_pushed(
         store_next_attempt_at=None,
         store_synced_at=now,
         store_error=None,
+        store_email=None,  # a claimed code's address: the store holds it now
     )
     for code_id, reason in failed.items():
         _set(
@@ -225,14 +280,15 @@ def postpone(
 
 
 def friend_code_counts(session: Session) -> FriendCodeCounts:
-    """Advocate codes still to push and failed for good, over all shops (for `status`)."""
+    """Advocate and claimed codes still to push and failed for good, over all shops (for
+    `status`)."""
     pending = func.count().filter(Code.store_next_attempt_at.is_not(None))
     failed = func.count().filter(
         Code.store_next_attempt_at.is_(None), Code.store_error.is_not(None)
     )
     row = session.execute(
         select(pending, failed).where(
-            Code.kind == CodeKind.ADVOCATE,
+            Code.kind.in_(STORE_KINDS),
             (Code.store_next_attempt_at.is_not(None)) | (Code.store_error.is_not(None)),
         )
     ).one()
@@ -240,10 +296,10 @@ def friend_code_counts(session: Session) -> FriendCodeCounts:
 
 
 def retry_failed_codes(session: Session, *, now: datetime, shop_id: int | None = None) -> int:
-    """Make advocate codes that failed for good due again (attempts reset; the error stays
-    visible until they are pushed); returns how many. Idempotent."""
+    """Make advocate and claimed codes that failed for good due again (attempts reset; the
+    error stays visible until they are pushed); returns how many. Idempotent."""
     condition = and_(
-        Code.kind == CodeKind.ADVOCATE,
+        Code.kind.in_(STORE_KINDS),
         Code.store_next_attempt_at.is_(None),
         Code.store_error.is_not(None),
     )

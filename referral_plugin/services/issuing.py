@@ -42,7 +42,7 @@ from ..domain.store import (
 )
 from ..errors import Conflict
 from ..models import RevokeState, Reward, Shop
-from . import rewards
+from . import rewards, shopper_emails
 from .audit import record_audit
 from .reward_requests import build_request
 from .store_failures import (
@@ -181,6 +181,7 @@ def _issue_one(
         failure = StoreClientError(str(error), retryable=False, code="CODE_CONFLICT")
         return record_store_failure(session, reward, failure, now=now, max_attempts=max_attempts)
     _clear_store_state(reward)
+    shopper_emails.queue_reward_issued(session, reward, now)
     logger.info("reward issued", extra={"shop_id": reward.shop_id, "reward_id": reward.id})
     return FailureOutcome(counter="issued")
 

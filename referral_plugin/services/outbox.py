@@ -5,6 +5,12 @@ while talking to the SMTP server, and the lease (`locked_until`) keeps a second 
 a claimed message. A worker that dies after the server accepted a message but before marking it
 sent leaves a lease that expires, and the message is sent again with the same Message-ID: SMTP
 cannot be exactly-once, and that narrow window is the only way to get a duplicate.
+
+Shopper emails are recorded as drafts where their cause happens (`enqueue_draft`, in that
+transaction) and rendered by the worker (`services.email_drafts`), which makes them pending. A
+message that names its recipient's `unsubscribe_hash` is checked against the shop's
+unsubscribes every time it is claimed: one unsubscribed since it was queued is skipped, never
+sent.
 """
 
 from __future__ import annotations
@@ -13,14 +19,16 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..mailer import MailError, OutgoingMail
 from ..models import OutboxMessage, OutboxStatus
+from .email_unsubscribes import unsubscribed_among
 from .retries import backoff_delay
 
 logger = logging.getLogger(__name__)
@@ -55,36 +63,80 @@ def enqueue_message(
     now: datetime,
 ) -> tuple[int, bool]:
     """Queue one email unless (shop_id, dedup_key) exists: returns (id, created). Idempotent."""
-    message = OutboxMessage(
-        shop_id=shop_id,
-        kind=kind,
-        recipient=recipient,
-        dedup_key=dedup_key,
-        payload={"subject": subject, "text": text, "html": html},
-        status=OutboxStatus.PENDING,
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
+    payload = {"subject": subject, "text": text, "html": html}
+    values = _message(shop_id, kind, recipient, dedup_key, payload, OutboxStatus.PENDING, now)
+    return _insert_once(session, OutboxMessage(**values))
+
+
+def enqueue_draft(
+    session: Session,
+    *,
+    shop_id: int,
+    kind: str,
+    recipient: str,
+    dedup_key: str,
+    payload: dict[str, Any],
+    now: datetime,
+) -> bool:
+    """Queue a shopper email as a draft (what to say, not yet how) unless (shop_id, dedup_key)
+    exists; True when queued now. One `INSERT ... ON CONFLICT DO NOTHING` (no savepoint: it runs
+    on the order path). The worker renders it (`services.email_drafts`). Idempotent."""
+    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    values = _message(shop_id, kind, recipient, dedup_key, payload, OutboxStatus.DRAFT, now)
+    statement = (
+        module.insert(OutboxMessage)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["shop_id", "dedup_key"])
+        .returning(OutboxMessage.id)
     )
+    return session.execute(statement).scalar_one_or_none() is not None
+
+
+def _message(
+    shop_id: int,
+    kind: str,
+    recipient: str,
+    dedup_key: str,
+    payload: dict[str, Any],
+    status: OutboxStatus,
+    now: datetime,
+) -> dict[str, Any]:
+    return {
+        "shop_id": shop_id, "kind": kind, "recipient": recipient, "dedup_key": dedup_key,
+        "payload": payload, "status": status, "attempts": 0, "next_attempt_at": now,
+        "created_at": now,
+    }  # fmt: skip
+
+
+def _insert_once(session: Session, message: OutboxMessage) -> tuple[int, bool]:
     try:
         with session.begin_nested():
             session.add(message)
     except IntegrityError:
         existing = session.scalars(
             select(OutboxMessage.id).where(
-                OutboxMessage.shop_id == shop_id, OutboxMessage.dedup_key == dedup_key
+                OutboxMessage.shop_id == message.shop_id,
+                OutboxMessage.dedup_key == message.dedup_key,
             )
         ).one()
         return existing, False
     return message.id, True
 
 
+def skip_message(message: OutboxMessage, reason: str) -> None:
+    """Never send `message`: SKIPPED with the reason in `last_error`."""
+    message.status = OutboxStatus.SKIPPED
+    message.next_attempt_at = message.locked_until = None
+    message.last_error = reason
+
+
 def claim_messages(
     session: Session, *, now: datetime, limit: int = 20, lease: timedelta = DEFAULT_LEASE
 ) -> list[OutgoingMail]:
     """Lease up to `limit` due messages (pending or failed, next attempt due, no live lease)
-    until now + lease and return them. The caller commits before sending. On PostgreSQL rows
-    are claimed with FOR UPDATE SKIP LOCKED; SQLite has one writer at a time."""
+    until now + lease and return them; those whose recipient has unsubscribed are skipped
+    instead. The caller commits before sending. On PostgreSQL rows are claimed with FOR
+    UPDATE SKIP LOCKED; SQLite has one writer at a time."""
     query = (
         select(OutboxMessage)
         .where(
@@ -96,22 +148,44 @@ def claim_messages(
         .limit(limit)
     )
     query = query.with_for_update(skip_locked=True)  # SQLite renders none: one writer
+    messages = list(session.scalars(query))
+    unsubscribed = _unsubscribed(session, messages)
     claimed = []
-    for message in session.scalars(query):
+    for message in messages:
+        if message.id in unsubscribed:
+            skip_message(message, "unsubscribed")
+            continue
         message.locked_until = now + lease
         claimed.append(_outgoing(message))
     session.flush()
     return claimed
 
 
+def _unsubscribed(session: Session, messages: list[OutboxMessage]) -> set[int]:
+    """Ids of the messages whose recipient unsubscribed from the message's shop."""
+    by_shop: dict[int, dict[int, str]] = {}
+    for message in messages:
+        email_hash = message.payload.get("unsubscribe_hash")
+        if isinstance(email_hash, str):
+            by_shop.setdefault(message.shop_id, {})[message.id] = email_hash
+    found: set[int] = set()
+    for shop_id, hashes in by_shop.items():
+        gone = unsubscribed_among(session, shop_id, hashes.values())
+        found.update(message_id for message_id, h in hashes.items() if h in gone)
+    return found
+
+
 def _outgoing(message: OutboxMessage) -> OutgoingMail:
     payload = message.payload
+    headers = payload.get("headers") or {}
     return OutgoingMail(
         outbox_id=message.id,
         recipient=message.recipient,
         subject=str(payload.get("subject") or ""),
         text=str(payload.get("text") or ""),
         html=payload.get("html"),
+        sender_name=payload.get("from_name"),
+        headers=tuple((str(name), str(value)) for name, value in headers.items()),
     )
 
 

@@ -16,13 +16,13 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from ..domain.decisions import Beneficiary
 from ..domain.lifecycle import RewardStatus, check_move
 from ..domain.programs import MONEY_VALUE_KINDS, RewardKind
 from ..models import POINTS_UNIT, Advocate, CharityEntry, LedgerKind, RevokeState, Reward
-from . import merchant_webhooks
+from . import merchant_webhooks, shopper_emails
 from .ledger import add_debt, post_entry
 
 ZERO = Decimal(0)
@@ -97,12 +97,17 @@ def _move(reward: Reward, target: RewardStatus, now: datetime) -> None:
 
 
 def hold(reward: Reward, hold_until: datetime, now: datetime) -> None:
-    """PENDING -> HELD until `hold_until`; a HELD reward gets `hold_until` recomputed."""
-    if reward.status is RewardStatus.PENDING:
+    """PENDING -> HELD until `hold_until`; a HELD reward gets `hold_until` recomputed. The
+    first move queues the beneficiary's "reward pending" email in the same transaction."""
+    became_held = reward.status is RewardStatus.PENDING
+    if became_held:
         _move(reward, RewardStatus.HELD, now)
     if reward.status is RewardStatus.HELD and reward.hold_until != hold_until:
         reward.hold_until = hold_until
         reward.updated_at = now
+    session = object_session(reward)
+    if became_held and session is not None:
+        shopper_emails.queue_reward_pending(session, reward, now)
 
 
 def approve(session: Session, reward: Reward, now: datetime) -> None:

@@ -8,7 +8,8 @@
 - `GET /p/<public_id>/share/<token>`: the code and the link with one-tap sharing. It first
   pushes the code into the store (`friend_code_jobs.push_advocate_code`) so the code works
   before it is shown; when the store cannot be reached now it says the code will work in a
-  few minutes (the worker keeps pushing it).
+  few minutes (the worker keeps pushing it). It marks the browser as the advocate's
+  (`friend_pages.remember_own_code`), so their own link gives them no friend code.
 The status page is `web/shopper_status.py`; shared page helpers are in `web/shopper_pages.py`.
 """
 
@@ -19,7 +20,7 @@ import hmac
 import logging
 from datetime import datetime, timedelta
 
-from flask import Blueprint, Response, redirect, request, url_for
+from flask import Blueprint, Response, make_response, redirect, request, url_for
 from flask.blueprints import BlueprintSetupState
 from flask_babel import gettext
 
@@ -27,11 +28,13 @@ from referral_plugin.app import app_services
 from referral_plugin.domain.emails import normalize_email
 from referral_plugin.errors import NotFound, ValidationError
 from referral_plugin.friend_code_jobs import FriendCodeState, push_advocate_code
+from referral_plugin.i18n import current_language
 from referral_plugin.services import shopper_pages as pages_service
 from referral_plugin.services.advocates import enroll_advocate
 from referral_plugin.services.rate_limits import Limit, count_hits
 from referral_plugin.web import shopper_pages as page
 from referral_plugin.web.csrf import csrf_token, csrf_valid, use_lax_session_cookie
+from referral_plugin.web.friend_pages import remember_own_code
 from referral_plugin.web.shopper_links import AdvocateRef, read_share_token, share_token
 
 logger = logging.getLogger(__name__)
@@ -74,7 +77,8 @@ def join(public_id: str) -> Response | tuple[str, int]:
         with services.sessions.begin() as session:
             enrolled = enroll_advocate(
                 session, program_page.shop_id, program_page.program.id, email=values["email"],
-                first_name=values["first_name"] or None, now=page.utc_now(),
+                first_name=values["first_name"] or None, language=current_language(),
+                now=page.utc_now(),
             )  # fmt: skip
     except ValidationError:  # the service's stricter email check
         return _join_page(program_page, values, {"email": _bad_email()}, 422)
@@ -84,7 +88,7 @@ def join(public_id: str) -> Response | tuple[str, int]:
 
 
 @blueprint.get("/<public_id>/share/<token>")
-def share(public_id: str, token: str) -> tuple[str, int]:
+def share(public_id: str, token: str) -> Response | tuple[str, int]:
     program_page = page.load_program_page(public_id)
     services = app_services()
     ref = read_share_token(services.settings.secret_key, token)
@@ -100,12 +104,14 @@ def share(public_id: str, token: str) -> tuple[str, int]:
     state = push_advocate_code(
         services, program_page.shop_id, advocate.advocate_id, now=page.utc_now()
     )
-    return page.render(
+    response = make_response(page.render(
         "shopper/share.html", program_page, 200,
         code=advocate.code, first_name=advocate.first_name,
         links=page.share_links(program_page, advocate.code),
         code_pending=state in (FriendCodeState.PENDING, FriendCodeState.FAILED),
-    )  # fmt: skip
+    ))  # fmt: skip
+    remember_own_code(response, advocate.code)  # their own link gives them no friend code
+    return response
 
 
 def _join_page(
