@@ -1,0 +1,11 @@
+"""The merchant dashboard: server-rendered pages under `/admin` (issue 7).
+
+- `access`: who the merchant of a request is (Shopify session token or a cookie session).
+- `sign_in`: the emailed single-use sign-in link, and sign-out.
+- `pages`: overview, referrals, rewards with their liability.
+- `advocates`: advocates, one advocate's referrals, rewards and ledger, manual adjustments.
+- `review`: the review queue (approve / reject flagged referrals, one or many).
+- `render`: page rendering, words and money for the templates, paging.
+
+Templates are in `templates/dashboard/`, the stylesheet and script in `static/dashboard/`.
+"""

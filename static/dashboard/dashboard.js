@@ -1,0 +1,104 @@
+// The dashboard's script (the pages work without it):
+// - the review queue's "select all" box, the count of ticked referrals, and bulk buttons that
+//   stay disabled until something is ticked;
+// - inside Shopify admin (<html data-embedded>), Shopify's pattern for server-rendered embedded
+//   apps: the iframe has no cookies, so every link and form of the app is fetched with
+//   `Authorization: Bearer <fresh session token from shopify.idToken()>` and the answer
+//   replaces the page.
+(function () {
+  "use strict";
+
+  function updateBulk(form) {
+    var boxes = form.querySelectorAll("input[name=ids]");
+    var ticked = form.querySelectorAll("input[name=ids]:checked").length;
+    var all = form.querySelector("[data-select-all]");
+    if (all) {
+      all.checked = ticked > 0 && ticked === boxes.length;
+      all.indeterminate = ticked > 0 && ticked < boxes.length;
+    }
+    form.querySelectorAll("[data-needs-selection]").forEach(function (button) {
+      button.disabled = ticked === 0;
+    });
+    form.querySelectorAll("[data-selected-count]").forEach(function (out) {
+      out.textContent = String(ticked);
+    });
+  }
+
+  function setUp() {
+    document.querySelectorAll("form[data-bulk]").forEach(function (form) {
+      form.querySelectorAll("[data-when-scripted]").forEach(function (element) {
+        element.hidden = false;
+      });
+      updateBulk(form);
+    });
+  }
+
+  document.addEventListener("change", function (event) {
+    var box = event.target;
+    var form = box.form;
+    if (!form || !form.hasAttribute("data-bulk")) return;
+    if (box.hasAttribute("data-select-all")) {
+      form.querySelectorAll("input[name=ids]").forEach(function (one) {
+        one.checked = box.checked;
+      });
+    }
+    updateBulk(form);
+  });
+
+  // --- embedded in Shopify admin ---------------------------------------------------------------
+
+  function embedded() {
+    return document.documentElement.hasAttribute("data-embedded") &&
+      window.shopify && typeof window.shopify.idToken === "function";
+  }
+
+  function ours(url) {
+    return url.origin === location.origin && url.pathname.indexOf("/admin") === 0;
+  }
+
+  async function show(url, request, remember) {
+    var headers = new Headers(request.headers || {});
+    headers.set("Authorization", "Bearer " + (await window.shopify.idToken()));
+    var response = await fetch(url, Object.assign({}, request, { headers: headers }));
+    var page = new DOMParser().parseFromString(await response.text(), "text/html");
+    document.title = page.title;
+    document.body.replaceWith(document.importNode(page.body, true));
+    if (remember) history.pushState(null, "", response.url);
+    setUp();
+    var main = document.getElementById("main");
+    if (main) main.focus();
+  }
+
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("a[href]");
+    if (!link || !embedded() || link.target || event.ctrlKey || event.metaKey || event.shiftKey) return;
+    var url = new URL(link.href);
+    if (!ours(url) || url.pathname.indexOf("/admin/static/") === 0) return;
+    event.preventDefault();
+    show(url.href, { method: "GET" }, true);
+  });
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var url = new URL(form.action, location.href);
+    if (!embedded() || !ours(url)) return;
+    event.preventDefault();
+    var data = new URLSearchParams(new FormData(form, event.submitter));
+    if ((form.getAttribute("method") || "get").toLowerCase() === "get") {
+      url.search = data.toString();
+      show(url.href, { method: "GET" }, true);
+    } else {
+      show(url.href, { method: "POST", body: data }, true);
+    }
+  });
+
+  window.addEventListener("popstate", function () {
+    if (embedded()) show(location.href, { method: "GET" }, false);
+  });
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", setUp);
+  } else {
+    setUp();
+  }
+})();
