@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -99,17 +100,39 @@ def enroll_advocate(
 
 def _new_code(session: Session, advocate: Advocate, now: datetime, chooser: Chooser | None) -> Code:
     session.flush()
+    return add_new_code(
+        session,
+        advocate,
+        kind=CodeKind.ADVOCATE,
+        generate=lambda: generate_code(advocate.first_name, chooser=chooser),
+        now=now,
+    )
+
+
+def add_new_code(
+    session: Session,
+    advocate: Advocate,
+    *,
+    kind: CodeKind,
+    generate: Callable[[], str],
+    now: datetime,
+    **columns: Any,
+) -> Code:
+    """Insert a new code of `advocate` with a display form from `generate`, trying again on a
+    clash with an existing code (the shop's unique normalized code); due for the store at once
+    (`friend_codes`). Raises Conflict when no attempt found a free code."""
     for _ in range(CODE_ATTEMPTS):
-        display = generate_code(advocate.first_name, chooser=chooser)
+        display = generate()
         code = Code(
             shop_id=advocate.shop_id,
             program_id=advocate.program_id,
             advocate_id=advocate.id,
-            kind=CodeKind.ADVOCATE,
+            kind=kind,
             code=display,
             normalized=normalize_code(display),
             created_at=now,
             store_next_attempt_at=now,  # due for the friend-code job (`friend_codes`)
+            **columns,
         )
         try:
             with session.begin_nested():
@@ -117,7 +140,7 @@ def _new_code(session: Session, advocate: Advocate, now: datetime, chooser: Choo
         except IntegrityError:
             continue
         return code
-    raise Conflict("no free referral code after several attempts")
+    raise Conflict(f"no free {kind.value} code after several attempts")
 
 
 def _enrolled(

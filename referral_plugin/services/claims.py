@@ -21,16 +21,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..domain.codes import Chooser, generate_friend_code, normalize_code
+from ..domain.codes import Chooser, generate_friend_code
 from ..domain.decisions import CodeKind
 from ..domain.emails import identity_email, normalize_email
 from ..domain.programs import ClaimMode
-from ..errors import Conflict, FieldError, NotFound, ValidationError
+from ..errors import FieldError, NotFound, ValidationError
 from ..models import Advocate, AdvocateStatus, Claim, Code, ProgramStatus
 from ..models import Program as ProgramRow
+from .advocates import add_new_code
 from .snapshots import load_program
-
-CODE_ATTEMPTS = 10
 
 
 class SelfReferral(ValidationError):
@@ -129,24 +128,12 @@ def _new_code(
     now: datetime,
     chooser: Chooser | None,
 ) -> Code:
-    for _ in range(CODE_ATTEMPTS):
-        display = generate_friend_code(chooser=chooser)
-        code = Code(
-            shop_id=advocate.shop_id,
-            program_id=advocate.program_id,
-            advocate_id=advocate.id,
-            kind=CodeKind.FRIEND,
-            code=display,
-            normalized=normalize_code(display),
-            friend_email=identity,
-            store_email=typed,
-            created_at=now,
-            store_next_attempt_at=now,  # due for the store (`friend_codes`)
-        )
-        try:
-            with session.begin_nested():
-                session.add(code)
-        except IntegrityError:
-            continue
-        return code
-    raise Conflict("no free friend code after several attempts")
+    return add_new_code(
+        session,
+        advocate,
+        kind=CodeKind.FRIEND,
+        generate=lambda: generate_friend_code(chooser=chooser),
+        now=now,
+        friend_email=identity,
+        store_email=typed,
+    )

@@ -18,11 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ..domain.emails import identity_email
-from ..errors import NotFound
-from ..models import Program, Shop
 from ..models.shopper_emails import EmailUnsubscribe
-from .shopper_pages import ProgramPage
-from .snapshots import load_program
 
 
 def recipient_hash(key: bytes, shop_id: int, email: str) -> str:
@@ -57,22 +53,3 @@ def unsubscribed_among(session: Session, shop_id: int, hashes: Iterable[str]) ->
 
 def is_unsubscribed(session: Session, shop_id: int, email_hash: str) -> bool:
     return bool(unsubscribed_among(session, shop_id, [email_hash]))
-
-
-def find_unsubscribe_page(session: Session, public_id: str) -> ProgramPage:
-    """The program an email came from, whatever its status or its shop's (an unsubscribe link
-    keeps working after the program is paused or the app uninstalled); raises NotFound."""
-    row = session.execute(
-        select(Program, Shop)
-        .join(Shop, Shop.id == Program.shop_id)
-        .where(Program.public_id == public_id)
-    ).one_or_none()
-    if row is None:
-        raise NotFound("program", public_id)
-    program, shop = row
-    return ProgramPage(
-        shop_id=shop.id,
-        public_id=public_id,
-        program=load_program(program),
-        store_name=shop.name or shop.domain,
-    )

@@ -35,9 +35,11 @@ class AdvocateCode:
     first_name: str | None
 
 
-def find_program_page(session: Session, public_id: str) -> ProgramPage:
-    """The active program with this public id in an installed shop; raises NotFound (also for
-    a paused program or an uninstalled shop: shoppers cannot join those)."""
+def find_program_page(session: Session, public_id: str, *, active_only: bool = True) -> ProgramPage:
+    """The program with this public id and its shop; raises NotFound. With `active_only` (the
+    join and share pages) a paused program or an uninstalled shop is not found either: shoppers
+    cannot join those; without it (an unsubscribe link) any status will do, so a link keeps
+    working after the program is paused or the app uninstalled."""
     row = session.execute(
         select(ProgramRow, Shop)
         .join(Shop, Shop.id == ProgramRow.shop_id)
@@ -46,7 +48,10 @@ def find_program_page(session: Session, public_id: str) -> ProgramPage:
     if row is None:
         raise NotFound("program", public_id)
     program_row, shop = row
-    if program_row.status is not ProgramStatus.ACTIVE or shop.status is not ShopStatus.ACTIVE:
+    inactive = (
+        program_row.status is not ProgramStatus.ACTIVE or shop.status is not ShopStatus.ACTIVE
+    )
+    if active_only and inactive:
         raise NotFound("program", public_id)
     return ProgramPage(
         shop_id=shop.id,

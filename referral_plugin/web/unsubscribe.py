@@ -21,7 +21,7 @@ from referral_plugin.app import app_services
 from referral_plugin.email_links import UnsubscribeRef, read_unsubscribe_token
 from referral_plugin.errors import NotFound
 from referral_plugin.services import email_unsubscribes
-from referral_plugin.services.shopper_pages import ProgramPage
+from referral_plugin.services.shopper_pages import ProgramPage, find_program_page
 from referral_plugin.web import shopper_pages as page
 
 logger = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ def _load(token: str) -> tuple[UnsubscribeRef, ProgramPage]:
     if ref is None:
         raise NotFound("unsubscribe link", "(hidden)")
     with app_services().sessions.begin() as session:
-        program_page = email_unsubscribes.find_unsubscribe_page(session, ref.public_id)
+        program_page = find_program_page(session, ref.public_id, active_only=False)
     g.store_language = ref.language  # the email's language, unless the reader asks otherwise
     return ref, program_page
 

@@ -126,7 +126,11 @@ def test_debt_lowers_the_code_and_a_fully_absorbed_reward_needs_no_store_call(
     assert session.get(Reward, fully.reward.id).status is RewardStatus.ISSUED
     assert (report.issued, report.recorded) == (1, 1)
     notes = session.scalars(
-        select(AuditEntry.action).where(AuditEntry.subject_id == str(fully.reward.id))
+        select(AuditEntry.action).where(
+            AuditEntry.shop_id == partly.shop.id,
+            AuditEntry.subject_type == "reward",
+            AuditEntry.subject_id == str(fully.reward.id),
+        )
     )
     assert list(notes) == ["reward.absorbed_by_debt"]
 
