@@ -36,6 +36,7 @@ from connectors.shopify.oauth import (
     graphql_endpoint,
     shop_origin,
 )
+from connectors.shopify.session_token import SessionToken, verify_session_token
 from referral_plugin.app import AppServices
 from referral_plugin.domain.events import Platform
 from referral_plugin.domain.store import StoreUnavailable
@@ -62,6 +63,15 @@ def token_endpoint(settings: Settings) -> TokenEndpoint:
     if not settings.shopify_api_key or not settings.shopify_api_secret:
         raise StoreUnavailable("SHOPIFY_API_KEY and SHOPIFY_API_SECRET are not set")
     return TokenEndpoint(settings.shopify_api_key, settings.shopify_api_secret)
+
+
+def verify_app_session_token(settings: Settings, token: str) -> SessionToken:
+    """A session token App Bridge sent for this app, checked against the app's key and its
+    current or previous secret (during a rotation); raises SessionTokenInvalid."""
+    secrets = tuple(
+        s for s in (settings.shopify_api_secret, settings.shopify_previous_api_secret) if s
+    )
+    return verify_session_token(token, api_key=settings.shopify_api_key or "", secrets=secrets)
 
 
 def admin_graphql(settings: Settings, shop: str, access_token: str) -> ShopifyGraphQL:

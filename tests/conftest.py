@@ -107,6 +107,6 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         environment="test",
         instance_path=tmp_path / "instance",
         shopify_api_key="test-api-key",
-        shopify_api_secret="test-api-secret",
+        shopify_api_secret="test-api-secret-long-enough-for-hs256",
         shopify_previous_api_secret="old-api-secret",
     )

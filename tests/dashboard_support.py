@@ -50,7 +50,7 @@ def app_on_own_database(tmp: Path, **changes: Any) -> Iterator[Flask]:
             database_url=url, secret_key="test-secret-key", encryption_key=TEST_ENCRYPTION_KEY,
             public_base_url="https://referrals.example.test", environment="test",
             instance_path=tmp / "instance", shopify_api_key="test-api-key",
-            shopify_api_secret="test-api-secret",
+            shopify_api_secret="test-api-secret-long-enough-for-hs256",
         )  # fmt: skip
         app = create_app(replace(settings, **changes))
         app.config["TESTING"] = True

@@ -29,7 +29,7 @@ from referral_plugin.services.programs import create_program
 from referral_plugin.services.shops import add_shop
 from tests.conftest import TEST_ENCRYPTION_KEY
 
-APP_SECRET = "test-api-secret"  # the `settings` fixture's shopify_api_secret
+APP_SECRET = "test-api-secret-long-enough-for-hs256"  # the `settings` fixture's shopify_api_secret
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "shopify"
 ORDER_SAMPLE = json.loads((FIXTURES / "orders_create__docs_sample.json").read_text())
 ONE_SIDED = {

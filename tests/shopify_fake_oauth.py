@@ -31,7 +31,7 @@ TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ID_TOKEN = "urn:ietf:params:oauth:token-type:id_token"
 OFFLINE = "urn:shopify:params:oauth:token-type:offline-access-token"
 APP_KEY = "test-api-key"  # the `settings` fixture's shopify_api_key and secret
-APP_SECRET = "test-api-secret"
+APP_SECRET = "test-api-secret-long-enough-for-hs256"
 APP_TOML = Path(__file__).resolve().parents[1] / "shopify.app.toml"
 
 

@@ -15,16 +15,13 @@ import logging
 
 from flask import g, request
 
-from connectors.shopify.session_token import (
-    SessionTokenInvalid,
-    looks_like_jwt,
-    verify_session_token,
-)
+from connectors.shopify.session_token import SessionTokenInvalid, looks_like_jwt
 from referral_plugin.api.errors import Unauthorized
 from referral_plugin.app import AppServices, app_services
 from referral_plugin.domain.events import Platform
 from referral_plugin.models import ShopStatus
 from referral_plugin.services.shops import TOKEN_PREFIX, find_shop, shop_for_api_token
+from referral_plugin.shopify_tokens import verify_app_session_token
 
 logger = logging.getLogger(__name__)
 
@@ -51,14 +48,8 @@ def authenticate_shop() -> None:
 
 def _shopify_session_shop(services: AppServices, token: str) -> int:
     """The id of the installed, active Shopify shop a session token speaks for."""
-    settings = services.settings
-    secrets = tuple(
-        s for s in (settings.shopify_api_secret, settings.shopify_previous_api_secret) if s
-    )
     try:
-        verified = verify_session_token(
-            token, api_key=settings.shopify_api_key or "", secrets=secrets
-        )
+        verified = verify_app_session_token(services.settings, token)
     except SessionTokenInvalid as exc:
         logger.info("admin api: session token refused", extra={"path": request.path})
         raise Unauthorized(

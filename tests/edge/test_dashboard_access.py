@@ -252,7 +252,7 @@ def test_inside_shopify_admin_forms_carry_the_token_not_a_csrf_field(
 @pytest.mark.parametrize(
     ("case", "overrides", "secret"),
     [
-        ("forged: another secret", {}, "not-the-app-secret"),
+        ("forged: another secret", {}, "not-the-app-secret-but-as-long-as-one"),
         ("expired", {"exp": 1_700_000_000}, None),
         ("for another app", {"aud": "another-app"}, None),
     ],

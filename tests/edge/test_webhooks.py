@@ -23,7 +23,7 @@ from referral_plugin.settings import Settings
 from webhooks.edge import ENGINE_KEY
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
-APP_SECRET = "test-api-secret"  # the `settings` fixture's shopify_api_secret
+APP_SECRET = "test-api-secret-long-enough-for-hs256"  # the `settings` fixture's shopify_api_secret
 ORDER_BODY = (
     Path(__file__).parent.parent / "fixtures/shopify/orders_create__docs_sample.json"
 ).read_bytes()

@@ -33,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, Response, g, redirect, request, url_for
 
-from connectors.shopify.session_token import SessionTokenInvalid, verify_session_token
+from connectors.shopify.session_token import SessionTokenInvalid
 from referral_plugin.app import AppServices, app_services
 from referral_plugin.domain.events import Platform
 from referral_plugin.errors import NotFound
@@ -41,6 +41,7 @@ from referral_plugin.models import Shop, ShopStatus
 from referral_plugin.services.merchant_sessions import session_identity
 from referral_plugin.services.shops import find_shop
 from referral_plugin.settings import Settings
+from referral_plugin.shopify_tokens import verify_app_session_token
 from referral_plugin.web.csrf import csrf_valid
 from referral_plugin.web.dashboard.render import CSRF_KEY, render_page
 
@@ -112,14 +113,8 @@ def _embedded_merchant(services: AppServices) -> Merchant | None:
         token = request.args.get("id_token") or None
     if token is None:
         return None
-    settings = services.settings
-    secrets = tuple(
-        s for s in (settings.shopify_api_secret, settings.shopify_previous_api_secret) if s
-    )
     try:
-        verified = verify_session_token(
-            token, api_key=settings.shopify_api_key or "", secrets=secrets
-        )
+        verified = verify_app_session_token(services.settings, token)
     except SessionTokenInvalid:
         logger.info("dashboard: session token refused", extra={"path": request.path})
         raise EmbeddedRefused() from None
