@@ -27,10 +27,11 @@ from referral_plugin.domain.events import (
     Platform,
     Refund,
 )
-from referral_plugin.services import advocates, orders, programs, rewards, shops
+from referral_plugin.services import advocates, merchant_sessions, orders, programs, rewards, shops
 
 DEMO_DOMAIN = "demo-store.myshopify.com"
 DEMO_CURRENCY = "USD"
+DEMO_SIGN_IN_TTL = timedelta(days=1)  # the printed dashboard link: longer than a mailed one
 SHIPPING = Decimal("5.00")
 USER_AGENT = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) AppleWebKit/605.1.15 Safari/605.1.15"
 
@@ -140,7 +141,17 @@ def run_demo(services: AppServices, report: Report, now: datetime | None = None)
     report(f"6/7 Matured rewards past their 30-day hold: {matured} approved this run")
     with services.sessions.begin() as session:
         token = shops.issue_api_token(session, shop_id)
-    report_next_steps(report, token, codes, program_ids[0], services.settings.public_base_url)
+        sign_in = merchant_sessions.create_sign_in_link(
+            session, shop_id, now=now, ttl=DEMO_SIGN_IN_TTL
+        ).token
+        join_id = programs.public_ids(session, shop_id, program_ids[:1]).get(program_ids[0])
+    base_url = services.settings.public_base_url
+    report_next_steps(report, token, codes, program_ids[0], base_url)
+    report("")
+    report("Merchant dashboard (sign-in link, works once within a day):")
+    report(f"  {base_url}/admin/login/{sign_in}")
+    if join_id:
+        report(f"Shopper join page:  {base_url}/p/{join_id}/join")
     return token
 
 

@@ -255,6 +255,36 @@ def test_demo_is_idempotent_and_its_token_answers_the_api(
     assert first_codes
     assert first_codes == sorted(advocate_codes(second))
     assert len(advocates.json["advocates"]) == len(first_codes)
+    join_page = re.search(r"join page: +http://[^/]+(/p/\S+/join)", second).group(1)
+    assert client_get(settings, join_page).status_code == 200
+
+
+def test_demo_prints_a_dashboard_sign_in_link_that_signs_in_once(
+    capsys: pytest.CaptureFixture[str], environ: dict[str, str], settings: Settings
+) -> None:
+    _, output, _ = run(capsys, environ, "demo")
+
+    path = re.search(r"dashboard .*:\s+http://[^/]+(/admin/login/\S+)", output).group(1)
+    app = create_app(settings)
+    try:
+        client = app.test_client()
+        page = client.get(path)
+        assert page.status_code == 200 and "Demo Store" in page.get_data(as_text=True)
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True))
+        signed_in = client.post(path, data={"csrf_token": csrf.group(1)})
+        assert signed_in.status_code == 303
+        assert client.get("/admin/").status_code == 200
+        assert app.test_client().post(path, data={"csrf_token": csrf.group(1)}).status_code != 303
+    finally:
+        app_services(app).engine.dispose()
+
+
+def client_get(settings: Settings, path: str):
+    app = create_app(settings)
+    try:
+        return app.test_client().get(path)
+    finally:
+        app_services(app).engine.dispose()
 
 
 def advocate_codes(output: str) -> list[str]:
