@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -192,3 +193,31 @@ def test_the_same_event_again_is_taken_without_effect(session: Session) -> None:
 
     assert applied == {2}
     assert outcome(session, shop_id) == before
+
+
+def test_a_chunk_inserts_its_conversions_in_one_statement(session: Session) -> None:
+    """One INSERT for the chunk, so the analytics triggers on `conversions` (statement-level on
+    PostgreSQL) run once per chunk, not once per order."""
+    shop_id, _code = referral_setup(session, "one-insert.myshopify.com")
+    chunk = [order_event(PAID, str(500 + n), email=f"buyer{n}@example.com") for n in range(6)]
+    parameter_sets: list[int] = []  # per INSERT sent to the driver: how many rows' parameters
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO CONVERSIONS"):
+            parameter_sets.append(len(parameters) if isinstance(parameters, list) else 1)
+
+    engine = session.get_bind().engine
+    sa_event.listen(engine, "before_cursor_execute", record)
+    try:
+        applied = apply_order_batch(
+            session,
+            [BatchItem(n, shop_id, e) for n, e in enumerate(chunk)],
+            now=NOW,
+            code_key=CODE_KEY,
+        )
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", record)
+
+    assert applied == set(range(6))
+    assert parameter_sets == [1]  # one statement with six rows, not six of one row
+    assert session.scalar(select(func.count()).where(Conversion.shop_id == shop_id)) == 6
