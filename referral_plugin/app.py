@@ -86,6 +86,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         woocommerce_connect,
     )
     from referral_plugin.web.dashboard import advocates as dashboard_advocates
+    from referral_plugin.web.dashboard import integrations as dashboard_integrations
     from referral_plugin.web.dashboard import pages as dashboard_pages
     from referral_plugin.web.dashboard import review as dashboard_review
     from referral_plugin.web.dashboard import sign_in as dashboard_sign_in
@@ -125,6 +126,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(dashboard_pages.blueprint)
     app.register_blueprint(dashboard_advocates.blueprint)
     app.register_blueprint(dashboard_review.blueprint)
+    app.register_blueprint(dashboard_integrations.blueprint)
     app.register_blueprint(contest_pages_web.blueprint)
     logger.info(
         "app created", extra={"environment": settings.environment, "dialect": _dialect(settings)}

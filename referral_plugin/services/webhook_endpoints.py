@@ -41,6 +41,7 @@ def create_endpoint(
     box: SecretBox,
     allow_loopback: bool,
     now: datetime,
+    actor: str = ACTOR,
 ) -> tuple[dict[str, Any], str]:
     """Register an endpoint; returns (its view, the signing secret in plain text, shown once).
     Raises ValidationError naming the fields."""
@@ -59,7 +60,7 @@ def create_endpoint(
     session.add(endpoint)
     session.flush()
     merchant_webhooks.forget_subscribers(session)
-    _audit(session, endpoint, "webhook_endpoint.created", {"events": endpoint.events}, now)
+    _audit(session, endpoint, "webhook_endpoint.created", {"events": endpoint.events}, now, actor)
     return endpoint_view(endpoint), secret
 
 
@@ -84,6 +85,7 @@ def update_endpoint(
     *,
     allow_loopback: bool,
     now: datetime,
+    actor: str = ACTOR,
 ) -> dict[str, Any]:
     """Change url, events, description or active. Enabling clears the disabled reason and the
     failure streak; deliveries still pending are then sent. Raises NotFound, ValidationError."""
@@ -98,11 +100,13 @@ def update_endpoint(
     endpoint.updated_at = now
     session.flush()
     merchant_webhooks.forget_subscribers(session)
-    _audit(session, endpoint, "webhook_endpoint.updated", {"fields": sorted(values)}, now)
+    _audit(session, endpoint, "webhook_endpoint.updated", {"fields": sorted(values)}, now, actor)
     return endpoint_view(endpoint)
 
 
-def delete_endpoint(session: Session, shop_id: int, endpoint_id: int, *, now: datetime) -> None:
+def delete_endpoint(
+    session: Session, shop_id: int, endpoint_id: int, *, now: datetime, actor: str = ACTOR
+) -> None:
     """Delete the endpoint and its delivery log. Raises NotFound."""
     endpoint = _endpoint(session, shop_id, endpoint_id)
     session.execute(
@@ -111,14 +115,20 @@ def delete_endpoint(session: Session, shop_id: int, endpoint_id: int, *, now: da
             MerchantWebhookDelivery.endpoint_id == endpoint.id,
         )
     )
-    _audit(session, endpoint, "webhook_endpoint.deleted", {"url_host": _host(endpoint)}, now)
+    _audit(session, endpoint, "webhook_endpoint.deleted", {"url_host": _host(endpoint)}, now, actor)
     session.delete(endpoint)
     session.flush()
     merchant_webhooks.forget_subscribers(session)
 
 
 def rotate_secret(
-    session: Session, shop_id: int, endpoint_id: int, *, box: SecretBox, now: datetime
+    session: Session,
+    shop_id: int,
+    endpoint_id: int,
+    *,
+    box: SecretBox,
+    now: datetime,
+    actor: str = ACTOR,
 ) -> tuple[dict[str, Any], str]:
     """Replace the signing secret at once (every later attempt is signed with the new one);
     returns (the view, the new secret). Raises NotFound."""
@@ -127,7 +137,7 @@ def rotate_secret(
     endpoint.secret = box.seal(secret)
     endpoint.updated_at = now
     session.flush()
-    _audit(session, endpoint, "webhook_endpoint.secret_rotated", {}, now)
+    _audit(session, endpoint, "webhook_endpoint.secret_rotated", {}, now, actor)
     return endpoint_view(endpoint), secret
 
 
@@ -156,7 +166,13 @@ def get_delivery(
 
 
 def retry_delivery(
-    session: Session, shop_id: int, endpoint_id: int, delivery_id: int, *, now: datetime
+    session: Session,
+    shop_id: int,
+    endpoint_id: int,
+    delivery_id: int,
+    *,
+    now: datetime,
+    actor: str = ACTOR,
 ) -> dict[str, Any]:
     """Make a failed (or waiting) delivery due now with a fresh attempt budget. Raises
     NotFound, or Conflict when it was delivered or the endpoint is disabled."""
@@ -171,7 +187,7 @@ def retry_delivery(
     delivery.next_attempt_at = now
     delivery.locked_until = delivery.locked_by = None
     session.flush()
-    _audit(session, endpoint, "webhook_delivery.retried", {"delivery_id": delivery.id}, now)
+    _audit(session, endpoint, "webhook_delivery.retried", {"delivery_id": delivery.id}, now, actor)
     return delivery_view(delivery)
 
 
@@ -266,11 +282,12 @@ def _audit(
     action: str,
     details: dict[str, Any],
     now: datetime,
+    actor: str,
 ) -> None:
     record_audit(
         session,
         endpoint.shop_id,
-        actor=ACTOR,
+        actor=actor,
         action=action,
         subject_type="webhook_endpoint",
         subject_id=endpoint.id,
