@@ -182,12 +182,16 @@ def test_a_bad_email_is_answered_next_to_the_field(client: FlaskClient, store: S
     assert 'value="Ana"' in html  # kept for correcting
 
 
+SIGNED_LINK = re.compile(r"/(share|status)/[A-Za-z0-9_.-]+")
+
+
 def test_a_new_and_a_known_email_get_the_same_answer(client: FlaskClient, store: Store) -> None:
     first = join(client, store, "ana@example.com", first_name="Ana")
     again = join(client, store, "ANA@example.com")
     assert first.status_code == again.status_code == 303
     pages = [client.get(r.headers["Location"]) for r in (first, again)]
-    bodies = [p.get_data(as_text=True) for p in pages]
+    # Signed links carry their signing second; apart from that the pages are equal.
+    bodies = [SIGNED_LINK.sub(r"/\1/<token>", p.get_data(as_text=True)) for p in pages]
     assert bodies[0] == bodies[1]  # same code, same words: nothing tells the two apart
     assert h1(pages[0]) == "Your code is almost ready"  # the store is unreachable right now
     assert "will work in the store in a few minutes" in bodies[0]
