@@ -41,7 +41,7 @@ def add_worker_parsers(commands: Any) -> None:
     listing.add_argument("--limit", type=int, default=50)
     listing.set_defaults(handler=list_command)
 
-    codes = commands.add_parser("friend-codes", help="advocates' codes in the stores")
+    codes = commands.add_parser("friend-codes", help="advocates' and friends' claimed codes in the stores")
     retry = codes.add_subparsers(dest="codes_command", required=True, metavar="SUBCOMMAND")
     retry_codes = retry.add_parser("retry", help="push codes that failed for good again")
     retry_codes.add_argument("--shop", type=int, dest="shop_id", help="only this shop's codes")
@@ -90,10 +90,11 @@ def list_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def retry_codes_command(args: argparse.Namespace, settings: Settings) -> int:
-    """Failed advocate codes (e.g. TAKEN: the merchant has since freed the code) due again."""
+    """Codes the store refused for good (e.g. TAKEN: the merchant has since freed the code)
+    due again: advocates' codes and friends' claimed codes."""
     with transaction(settings) as session:
         count = friend_codes.retry_failed_codes(session, now=utc_now(), shop_id=args.shop_id)
-    print(f"{count} advocate code(s) due again; the worker pushes them on its next run.")
+    print(f"{count} code(s) due again; the worker pushes them on its next run.")
     return 0
 
 
@@ -111,7 +112,7 @@ def status_command(args: argparse.Namespace, settings: Settings) -> int:
     print(f"Oldest waiting delivery: {age(stats.oldest_pending_age) or 'none'}")
     print(f"Dead letters: {stats.dead_letters}")
     print(f"Rewards due for issue: {due}")
-    print(f"Advocate codes to put in stores: {codes.pending} pending, {codes.failed} failed")
+    print(f"Codes to put in stores: {codes.pending} pending, {codes.failed} failed")
     if not runs:
         print("Jobs: no run recorded yet (start one with `referral-plugin worker`).")
         return 0

@@ -191,7 +191,7 @@ def test_a_code_another_shopify_discount_owns_is_recorded_as_taken(
     assert "TAKEN" in taken.store_error and taken.store_attempts == 1
     assert all(rows[code].store_synced_at == T0 for code in (codes[0], codes[2]))
     main(["status"], environ=environ)
-    assert "Advocate codes to put in stores: 0 pending, 1 failed" in capsys.readouterr().out
+    assert "Codes to put in stores: 0 pending, 1 failed" in capsys.readouterr().out
 
     del fake.discounts["gid://shopify/DiscountCodeNode/900"]  # the merchant freed the code
     assert main(["friend-codes", "retry"], environ=environ) == 0  # due from the real now
