@@ -16,6 +16,7 @@ from flask import Flask, current_app
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter, Map
 
 from referral_plugin import migrations
 from referral_plugin.crypto import SecretBox
@@ -59,6 +60,16 @@ def reward_code_key(settings: Settings) -> bytes:
     return hmac.new(settings.secret_key.encode(), REWARD_CODE_KEY_PURPOSE, hashlib.sha256).digest()
 
 
+class RowId(IntegerConverter):
+    """`<int:...>` in every route: a row id, 1 to 2**63 - 1 (our BIGINT ids). A number outside
+    that range matches no route (404) instead of reaching the database and failing there."""
+
+    def __init__(self, map: Map, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("min", 1)
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
 def create_app(settings: Settings | None = None) -> Flask:
     """The Flask app for `settings` (default: from the environment; raises SettingsError).
 
@@ -95,6 +106,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     prepare_development_database(settings)
     app = Flask(__name__, instance_path=str(settings.instance_path))
+    app.url_map.converters["int"] = RowId  # before any route: `<int:...>` ids fit a BIGINT
     app.config.update(
         SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.webhook_max_body_bytes
     )
