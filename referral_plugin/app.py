@@ -11,12 +11,12 @@ import hashlib
 import hmac
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask, abort, current_app
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.middleware.proxy_fix import ProxyFix
-from werkzeug.routing import IntegerConverter, Map
 
 from referral_plugin import migrations
 from referral_plugin.crypto import SecretBox
@@ -60,14 +60,16 @@ def reward_code_key(settings: Settings) -> bytes:
     return hmac.new(settings.secret_key.encode(), REWARD_CODE_KEY_PURPOSE, hashlib.sha256).digest()
 
 
-class RowId(IntegerConverter):
-    """`<int:...>` in every route: a row id, 1 to 2**63 - 1 (our BIGINT ids). A number outside
-    that range matches no route (404) instead of reaching the database and failing there."""
+MAX_ROW_ID = 2**63 - 1  # our ids are BIGINT
 
-    def __init__(self, map: Map, *args: object, **kwargs: object) -> None:
-        kwargs.setdefault("min", 1)
-        kwargs.setdefault("max", 2**63 - 1)
-        super().__init__(map, *args, **kwargs)
+
+def refuse_ids_out_of_range(endpoint: str | None, values: dict[str, Any] | None) -> None:
+    """An `<int:...>` id in a URL is a row id, 1 to MAX_ROW_ID: any other number answers 404
+    before the view runs, instead of reaching the database and failing there."""
+    if values and any(
+        isinstance(value, int) and not 0 < value <= MAX_ROW_ID for value in values.values()
+    ):
+        abort(404)
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -106,7 +108,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     prepare_development_database(settings)
     app = Flask(__name__, instance_path=str(settings.instance_path))
-    app.url_map.converters["int"] = RowId  # before any route: `<int:...>` ids fit a BIGINT
+    app.url_value_preprocessor(refuse_ids_out_of_range)
     app.config.update(
         SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.webhook_max_body_bytes
     )

@@ -41,7 +41,7 @@ def add_worker_parsers(commands: Any) -> None:
     listing.add_argument("--limit", type=int, default=50)
     listing.set_defaults(handler=list_command)
 
-    codes = commands.add_parser("friend-codes", help="advocates' and friends' claimed codes in the stores")
+    codes = commands.add_parser("friend-codes", help="referral codes in the stores")
     retry = codes.add_subparsers(dest="codes_command", required=True, metavar="SUBCOMMAND")
     retry_codes = retry.add_parser("retry", help="push codes that failed for good again")
     retry_codes.add_argument("--shop", type=int, dest="shop_id", help="only this shop's codes")
