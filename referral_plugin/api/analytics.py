@@ -21,6 +21,7 @@ from referral_plugin.app import app_services
 from referral_plugin.domain.metrics import ComparedMetric, Unit, Value, format_value
 from referral_plugin.domain.money import minor_unit
 from referral_plugin.errors import ValidationError
+from referral_plugin.query_dates import query_dates
 from referral_plugin.services.analytics import DayRange, Preset, ShopAnalytics, shop_analytics
 from referral_plugin.services.analytics_series import Series
 
@@ -41,22 +42,11 @@ def get_analytics() -> Any:
 
 def requested_days(today: date) -> DayRange:
     """The `from` and `to` days (defaults: to today, from DEFAULT_DAYS days before `to`);
-    raises ValidationError naming the parameter that is not a date."""
-    last = _date("to") or today
-    first = _date("from") or last - timedelta(days=DEFAULT_DAYS - 1)
+    raises ValidationError naming each parameter that is not a date we accept."""
+    first, last = query_dates("from", "to")
+    last = last or today
+    first = first or last - timedelta(days=DEFAULT_DAYS - 1)
     return DayRange(first=first, last=last)
-
-
-def _date(name: str) -> date | None:
-    raw = request.args.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        if len(raw) == 10:
-            return date.fromisoformat(raw)
-    except ValueError:
-        pass
-    raise ValidationError.single(name, "must be a date as YYYY-MM-DD")
 
 
 def requested_program() -> int | None:

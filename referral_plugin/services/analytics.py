@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..domain.days import EARLIEST, LATEST
 from ..domain.metrics import ComparedMetric, PeriodFigures, compare
 from ..errors import NotFound, ValidationError
 from ..models import Program as ProgramRow
@@ -41,8 +42,6 @@ from .snapshots import load_program
 
 MONEY_FIGURES = frozenset(f.name for f in fields(PeriodFigures) if f.type == "Decimal")
 MAX_DAYS = 732  # two years, leap day included
-EARLIEST = date(2000, 1, 1)
-LATEST = date(2099, 12, 31)
 FIGURE_QUERIES = (
     customer_figures,
     referred_order_figures,

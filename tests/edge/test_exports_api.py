@@ -86,6 +86,9 @@ def test_the_date_window_is_inclusive_utc_days(shop: ShopClient, query: str, exp
         ("from=yesterday", "from"),
         ("to=2026-03-02T10:00:00", "to"),
         ("from=2026-03-05&to=2026-03-01", "to"),
+        ("to=9999-12-31", "to"),  # the day after it does not exist: once a 500
+        ("from=0001-01-01", "from"),
+        ("to=2100-01-01", "to"),
     ],
 )
 def test_bad_dates_answer_422_naming_the_parameter(
