@@ -4,8 +4,9 @@
 today, at most 732 days); `program_id` narrows the referral metrics to one program of the
 shop (another shop's program answers 404). A bad value answers 422 naming the parameter. Each
 metric comes with its value in the previous period of the same length, the change, its unit
-(and currency for money) and how it is computed, in words and with the period's numbers; the
-series feeds the charts (`web.charts`), the presets are the programs' campaign periods.
+(and currency for money), which way is better, and how it is computed (in words, as a formula
+and with the period's numbers); the series of both periods feed the charts (`web.charts`),
+the presets are the programs' campaign periods.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ def analytics_body(found: ShopAnalytics) -> dict[str, Any]:
         "previous_period": _days(found.previous),
         "metrics": [_metric(m, found.currency) for m in found.metrics],
         "series": _series(found.series, found.currency),
+        "previous_series": _series(found.previous_series, found.currency),
         "presets": [_preset(p) for p in found.presets],
     }
 
@@ -91,6 +93,8 @@ def _metric(compared: ComparedMetric, currency: str) -> dict[str, Any]:
             "previous": format_value(before.value, now.unit, currency),
         },
         "explanation": now.explanation,
+        "formula": now.formula,
+        "better": now.better.value,
         "computation": {"value": now.computation, "previous": before.computation},
     }
 
@@ -115,7 +119,10 @@ def _series(series: Series, currency: str) -> dict[str, Any]:
                 "days": p.days,
                 "referred_orders": p.referred_orders,
                 "referred_revenue": str(_money(p.referred_revenue, currency)),
+                "referred_revenue_gross": str(_money(p.referred_revenue_gross, currency)),
                 "clicks": p.clicks,
+                "reward_cost_issued": str(_money(p.reward_cost_issued, currency)),
+                "reward_cost_redeemed": str(_money(p.reward_cost_redeemed, currency)),
             }
             for p in series.points
         ],

@@ -19,24 +19,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from enum import StrEnum
 
-from .money import minor_unit
-
-NO_VALUE = "—"
-PERCENT_PLACES = Decimal("0.1")
-RATIO_PLACES = Decimal("0.01")
-HUNDRED = Decimal(100)
-
-Value = Decimal | int | None
+# Unit, Value, divide and format_value are used here and read from here by the edges.
+from .metric_numbers import Computation, Operand, Show, Unit, Value, divide, format_value
 
 
-class Unit(StrEnum):
-    COUNT = "count"
-    MONEY = "money"  # in the period's currency
-    PERCENT = "percent"  # 12.5 means 12.5 %
-    RATIO = "ratio"
+class Better(StrEnum):
+    """Which way a metric is good news: costs going up are not."""
+
+    UP = "up"
+    DOWN = "down"
+    EITHER = "either"  # neither way is good or bad in itself
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -65,6 +60,9 @@ class PeriodFigures:
     other_customers_net: Decimal  # their net revenue up to the period's end
 
 
+Compute = Callable[[PeriodFigures], tuple[Value, Computation]]
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Metric:
     key: str
@@ -73,6 +71,13 @@ class Metric:
     value: Value
     computation: str  # the formula with this period's numbers, e.g. "12 ÷ 340"
     explanation: str  # how it is computed, in words
+    formula: str | None  # the formula in words, e.g. "friends who claimed ÷ link clicks"
+    better: Better
+    worked: Computation  # `computation` before its numbers are written out
+
+    def computation_in(self, show: Show) -> str:
+        """The computation with its numbers written by `show` (value, unit → text)."""
+        return self.worked.shown(show)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -81,46 +86,15 @@ class Definition:
     label: str
     unit: Unit
     explanation: str
-    compute: Callable[[PeriodFigures], tuple[Value, str]]
+    compute: Compute
+    formula: str | None = None
+    better: Better = Better.UP
 
 
-def format_value(value: Value, unit: Unit, currency: str) -> str:
-    """A value as a person reads it: "1,234", "1,234.50 USD", "12.5 %", "1.25", or "—"."""
-    if value is None:
-        return NO_VALUE
-    if unit is Unit.MONEY:
-        places = 0 if minor_unit(currency) == 1 else 2
-        return f"{value:,.{places}f} {currency}"
-    if unit is Unit.PERCENT:
-        return f"{value:,.1f} %"
-    if unit is Unit.RATIO:
-        return f"{value:,.2f}"
-    return f"{value:,}"
-
-
-def _quantum(unit: Unit, currency: str) -> Decimal:
-    if unit is Unit.MONEY:
-        return minor_unit(currency)
-    return PERCENT_PLACES if unit is Unit.PERCENT else RATIO_PLACES
-
-
-def divide(
-    numerator: Decimal | int, denominator: Decimal | int, unit: Unit, currency: str = ""
-) -> Decimal | None:
-    """numerator ÷ denominator (in percent for a percentage), rounded half up to the unit's
-    places (money: the currency's minor unit); None when the denominator is 0."""
-    if denominator == 0:
-        return None
-    quotient = Decimal(numerator) / Decimal(denominator)
-    if unit is Unit.PERCENT:
-        quotient *= HUNDRED
-    return quotient.quantize(_quantum(unit, currency), rounding=ROUND_HALF_UP)
-
-
-def _figure(name: str, unit: Unit = Unit.COUNT) -> Callable[[PeriodFigures], tuple[Value, str]]:
-    def compute(f: PeriodFigures) -> tuple[Value, str]:
+def _figure(name: str, unit: Unit = Unit.COUNT) -> Compute:
+    def compute(f: PeriodFigures) -> tuple[Value, Computation]:
         value: Value = getattr(f, name)
-        return value, format_value(value, unit, f.currency)
+        return value, Computation(pattern="{0}", operands=(Operand(value=value, unit=unit),))
 
     return compute
 
@@ -130,38 +104,40 @@ def _ratio(
     denominator: Callable[[PeriodFigures], Decimal | int],
     unit: Unit,
     parts: tuple[Unit, Unit] = (Unit.COUNT, Unit.COUNT),
-) -> Callable[[PeriodFigures], tuple[Value, str]]:
-    def compute(f: PeriodFigures) -> tuple[Value, str]:
+) -> Compute:
+    def compute(f: PeriodFigures) -> tuple[Value, Computation]:
         top, bottom = numerator(f), denominator(f)
-        shown = f"{format_value(top, parts[0], f.currency)} ÷ "
-        shown += format_value(bottom, parts[1], f.currency)
-        return divide(top, bottom, unit, f.currency), shown
+        return divide(top, bottom, unit, f.currency), _worked("{0} ÷ {1}", (top, bottom), parts)
 
     return compute
 
 
-def _roi(f: PeriodFigures) -> tuple[Value, str]:
+def _worked(pattern: str, values: tuple[Value, ...], units: tuple[Unit, ...]) -> Computation:
+    operands = tuple(Operand(value=v, unit=u) for v, u in zip(values, units, strict=True))
+    return Computation(pattern=pattern, operands=operands)
+
+
+MONEY_TWICE = (Unit.MONEY, Unit.MONEY)
+
+
+def _roi(f: PeriodFigures) -> tuple[Value, Computation]:
     net, cost = f.referred_revenue_net, f.reward_cost_issued
-    shown_net, shown_cost = (format_value(v, Unit.MONEY, f.currency) for v in (net, cost))
-    return divide(net - cost, cost, Unit.PERCENT), f"({shown_net} - {shown_cost}) ÷ {shown_cost}"
+    worked = _worked("({0} - {1}) ÷ {1}", (net, cost), MONEY_TWICE)
+    return divide(net - cost, cost, Unit.PERCENT), worked
 
 
-def _refunds(f: PeriodFigures) -> tuple[Value, str]:
-    refunds = f.referred_revenue_gross - f.referred_revenue_net
-    gross, net = (
-        format_value(v, Unit.MONEY, f.currency)
-        for v in (f.referred_revenue_gross, f.referred_revenue_net)
-    )
-    return refunds, f"{gross} - {net}"
+def _refunds(f: PeriodFigures) -> tuple[Value, Computation]:
+    gross, net = f.referred_revenue_gross, f.referred_revenue_net
+    return gross - net, _worked("{0} - {1}", (gross, net), MONEY_TWICE)
 
 
-def _ltv_ratio(f: PeriodFigures) -> tuple[Value, str]:
+def _ltv_ratio(f: PeriodFigures) -> tuple[Value, Computation]:
     referred = divide(f.referred_customers_net, f.referred_customers, Unit.MONEY, f.currency)
     other = divide(f.other_customers_net, f.other_customers, Unit.MONEY, f.currency)
-    shown = " ÷ ".join(format_value(v, Unit.MONEY, f.currency) for v in (referred, other))
+    worked = _worked("{0} ÷ {1}", (referred, other), MONEY_TWICE)
     if referred is None or other is None:
-        return None, shown
-    return divide(referred, other, Unit.RATIO, f.currency), shown
+        return None, worked
+    return divide(referred, other, Unit.RATIO, f.currency), worked
 
 
 def _field(name: str) -> Callable[[PeriodFigures], Decimal | int]:
@@ -171,8 +147,31 @@ def _field(name: str) -> Callable[[PeriodFigures], Decimal | int]:
 MONEY_PER_COUNT = (Unit.MONEY, Unit.COUNT)
 
 PERCENT_OF = ", as a percentage"
+FORMULAS = {
+    "referral_rate": "advocates who referred ÷ customers",
+    "share_rate": "advocates who shared ÷ advocates enrolled",
+    "click_to_claim_rate": "friends who claimed ÷ link clicks",
+    "friend_conversion_rate": "claimed friends who ordered ÷ friends who claimed",
+    "referred_refunds": "referred revenue - net referred revenue",
+    "cac": "rewards issued ÷ new referred customers",
+    "roi": "(net referred revenue - rewards issued) ÷ rewards issued",
+    "k_factor": "new referred customers ÷ advocates enrolled",
+    "ltv_referred": "their net revenue so far ÷ new referred customers",
+    "ltv_other": "their net revenue so far ÷ other new customers",
+    "ltv_ratio": "lifetime value of referred ÷ of other customers",
+}
+BETTER = {  # every other metric is better up
+    "referred_refunds": Better.DOWN,
+    "reward_cost_issued": Better.DOWN,
+    "reward_cost_redeemed": Better.DOWN,
+    "cac": Better.DOWN,
+    "ltv_other": Better.EITHER,  # other channels: good for the store, not the program's doing
+}
 DEFINITIONS: tuple[Definition, ...] = tuple(
-    Definition(key=key, label=label, unit=unit, compute=compute, explanation=explanation)
+    Definition(
+        key=key, label=label, unit=unit, compute=compute, explanation=explanation,
+        formula=FORMULAS.get(key), better=BETTER.get(key, Better.UP),
+    )
     for key, label, unit, compute, explanation in (
         ("customers", "Customers", Unit.COUNT, _figure("customers"),
          "People with at least one counted order in the period (all channels)."),
@@ -188,6 +187,10 @@ DEFINITIONS: tuple[Definition, ...] = tuple(
          "Clicks on advocates' referral links in the period: the funnel's first step."),
         ("claims", "Friends who claimed", Unit.COUNT, _figure("claims"),
          "Friends who claimed the offer with their email in the period."),
+        ("converted_claims", "Claimed friends who ordered", Unit.COUNT,
+         _figure("converted_claims"),
+         "Friends who claimed in the period and then placed a referred order (same email, same "
+         "program) before the period ended: the funnel's last step."),
         ("referred_orders", "Referred orders", Unit.COUNT, _figure("referred_orders"),
          "Counted orders in the period with a referral that is converted, or reversed after "
          "a refund; referrals in review or rejected are left out."),
@@ -255,12 +258,17 @@ DEFINITIONS: tuple[Definition, ...] = tuple(
 def period_metrics(figures: PeriodFigures) -> tuple[Metric, ...]:
     """Every metric of DEFINITIONS for one period, in their order."""
     metrics = []
+
+    def show(value: Value, unit: Unit) -> str:
+        return format_value(value, unit, figures.currency)
+
     for d in DEFINITIONS:
-        value, computation = d.compute(figures)
+        value, worked = d.compute(figures)
         metrics.append(
             Metric(
-                key=d.key, label=d.label, unit=d.unit, value=value, computation=computation,
-                explanation=d.explanation,
+                key=d.key, label=d.label, unit=d.unit, value=value,
+                computation=worked.shown(show), explanation=d.explanation, formula=d.formula,
+                better=d.better, worked=worked,
             )
         )  # fmt: skip
     return tuple(metrics)

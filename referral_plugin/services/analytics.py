@@ -2,8 +2,9 @@
 
 `shop_analytics` reads the figures of both periods (`analytics_queries`, `analytics_engagement`:
 six aggregate queries per period), turns them into metrics with their explanations
-(`domain.metrics`), and adds the chart series of the range (`analytics_series`) and the
-campaign periods of the shop's programs as presets. Days are whole UTC days; the previous
+(`domain.metrics`), and adds the chart series of both periods (`analytics_series`: four
+statements per period) and the campaign periods of the shop's programs as presets: a fixed
+number of statements, whatever the data. Days are whole UTC days; the previous
 period has the same number of days and ends where the range starts. Read-only. Money figures
 count amounts in the shop's currency only (an order in another one, after a shop changed its
 currency, still counts as an order and a customer).
@@ -92,6 +93,7 @@ class ShopAnalytics:
     previous: DayRange
     metrics: tuple[ComparedMetric, ...]
     series: Series
+    previous_series: Series  # the same buckets in the previous period
     presets: tuple[Preset, ...]
 
 
@@ -136,6 +138,7 @@ def shop_analytics(
         previous=days.before(),
         metrics=compare(current, previous),
         series=activity_series(session, scope, window),
+        previous_series=activity_series(session, scope, window.before()),
         presets=tuple(
             preset for row in programs if (preset := campaign_preset(row, today)) is not None
         ),

@@ -74,6 +74,8 @@ def test_every_metric_comes_with_previous_value_change_unit_and_explanation(
     rate = metrics["referral_rate"]  # 1 advocate who referred / 1 customer; none before
     assert (rate["unit"], rate["value"], rate["previous"]) == ("percent", "100.0", None)
     assert rate["computation"] == {"value": "1 ÷ 1", "previous": "0 ÷ 0"}
+    assert (rate["formula"], rate["better"]) == ("advocates who referred ÷ customers", "up")
+    assert (metrics["cac"]["better"], metrics["referred_orders"]["formula"]) == ("down", None)
     assert rate["display"]["previous"] == "—"
 
 
@@ -87,8 +89,13 @@ def test_the_series_and_the_campaign_preset_come_along(shop: ShopClient) -> None
         "days": 1,
         "referred_orders": 1,
         "referred_revenue": "80.50",
+        "referred_revenue_gross": "80.50",
         "clicks": 0,
+        "reward_cost_issued": "0.00",
+        "reward_cost_redeemed": "0.00",
     }
+    previous = body["previous_series"]["points"]
+    assert len(previous) == 31 and previous[0]["start"] == "2026-01-29"
     assert [(p["name"], p["from"], p["to"]) for p in body["presets"]] == [
         ("Give 10", "2026-03-01", "2026-03-31")
     ]

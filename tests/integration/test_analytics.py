@@ -265,6 +265,7 @@ ALL_PROGRAMS = {
     "share_rate": (D("75.0"), D("100.0")),
     "clicks": (4, 1),
     "claims": (4, 2),
+    "converted_claims": (3, 1),
     "referred_orders": (5, 1),
     "click_to_claim_rate": (D("100.0"), D("200.0")),
     "friend_conversion_rate": (D("75.0"), D("50.0")),
@@ -302,6 +303,7 @@ PROGRAM_ONE = {  # customers, click to claim, redeemed, repeat referrers and LTV
     "share_rate": (D("66.7"), D("100.0")),
     "clicks": (3, 1),
     "claims": (3, 2),
+    "converted_claims": (2, 1),
     "referred_orders": (4, 1),
     "friend_conversion_rate": (D("66.7"), D("50.0")),
     "invites": (1, 0),
@@ -371,6 +373,38 @@ def test_the_daily_series_holds_every_day_of_the_period(world: World) -> None:
     assert by_day[date(2026, 3, 31)] == (1, D("40.00"), 0)  # o17 at 23:00 UTC
     assert sum(p.referred_orders for p in series.points) == 5
     assert sum(p.referred_revenue for p in series.points) == D("400.00")
+
+
+def test_the_series_carry_gross_revenue_and_reward_costs_for_both_periods(world: World) -> None:
+    found = shop_analytics(world.session, world.shop_id, MARCH, today=TODAY)
+    by_day = {
+        p.start: (p.referred_revenue_gross, p.referred_revenue, p.reward_cost_issued,
+                  p.reward_cost_redeemed)
+        for p in (*found.series.points, *found.previous_series.points)
+    }  # fmt: skip
+
+    assert by_day[date(2026, 3, 5)] == (D("200.00"), D("150.00"), 0, 0)  # o7; r9 is points
+    assert by_day[date(2026, 3, 6)] == (D("60.00"), D("0.00"), 0, 0)  # o8, all refunded
+    assert by_day[date(2026, 3, 3)] == (0, 0, D("5.00"), 0)  # r3 issued
+    assert by_day[date(2026, 3, 4)] == (0, 0, 0, D("5.00"))  # r3 redeemed
+    assert by_day[date(2026, 3, 12)] == (0, 0, 0, 0)  # r5 was reversed
+    assert sum(p.reward_cost_issued for p in found.series.points) == D("45.00")
+    assert sum(p.reward_cost_redeemed for p in found.series.points) == D("15.00")
+    assert sum(p.referred_revenue_gross for p in found.series.points) == D("510.00")
+    previous = found.previous_series
+    assert len(previous.points) == 31 and previous.points[0].start == date(2026, 1, 29)
+    assert by_day[date(2026, 2, 5)] == (D("80.00"), D("80.00"), 0, 0)  # o2
+    assert by_day[date(2026, 2, 20)] == (0, 0, D("7.00"), 0)  # r7
+    assert by_day[date(2026, 2, 25)] == (0, 0, 0, D("7.00"))
+
+
+def test_one_programs_series_leaves_the_others_rewards_out(world: World) -> None:
+    found = shop_analytics(
+        world.session, world.shop_id, MARCH, program_id=world.programs["P1"], today=TODAY
+    )
+
+    assert sum(p.reward_cost_issued for p in found.series.points) == D("25.00")  # r4 is P2's
+    assert sum(p.referred_revenue_gross for p in found.series.points) == D("310.00")
 
 
 def test_a_long_range_is_charted_week_by_week(world: World) -> None:

@@ -135,7 +135,9 @@ def test_the_analytics_series_becomes_points_in_money_or_counts() -> None:
         points=tuple(
             SeriesPoint(
                 start=start + timedelta(days=7 * n), days=7 if n < 2 else 3,
-                referred_orders=n, referred_revenue=Decimal("12.50") * n, clicks=10 * n,
+                referred_orders=n, referred_revenue=Decimal("12.50") * n,
+                referred_revenue_gross=Decimal("15.00") * n, clicks=10 * n,
+                reward_cost_issued=Decimal(0), reward_cost_redeemed=Decimal(0),
             )
             for n in range(3)
         ),

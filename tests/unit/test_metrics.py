@@ -8,9 +8,10 @@ from decimal import Decimal
 
 import pytest
 
+from referral_plugin.domain.metric_numbers import NO_VALUE
 from referral_plugin.domain.metrics import (
     DEFINITIONS,
-    NO_VALUE,
+    Better,
     PeriodFigures,
     Unit,
     Value,
@@ -94,6 +95,7 @@ HAND = {
     "share_rate": D("40.0"),
     "clicks": 200,
     "claims": 40,
+    "converted_claims": 12,
     "referred_orders": 16,
     "click_to_claim_rate": D("20.0"),
     "friend_conversion_rate": D("30.0"),
@@ -185,3 +187,41 @@ def test_relative_change_is_in_percent_of_the_previous_size(
     current: Value, previous: Value, expected: Value
 ) -> None:
     assert relative_change(current, previous) == expected
+
+
+def test_every_computed_metric_has_its_formula_in_words() -> None:
+    computed = {m.key for m in period_metrics(FIGURES) if m.worked.pattern != "{0}"}
+
+    assert computed == {d.key for d in DEFINITIONS if d.formula is not None}
+    assert {m.key: m.formula for m in period_metrics(FIGURES)}["roi"] == (
+        "(net referred revenue - rewards issued) ÷ rewards issued"
+    )
+
+
+def test_an_edge_can_write_the_computations_numbers_its_own_way() -> None:
+    metrics = {m.key: m for m in period_metrics(FIGURES)}
+
+    def bracketed(value: Value, unit: Unit) -> str:
+        return f"[{value} {unit}]"
+
+    assert metrics["roi"].computation_in(bracketed) == (
+        "([1450.00 money] - [240.00 money]) ÷ [240.00 money]"
+    )
+    assert metrics["referral_rate"].computation_in(bracketed) == "[10 count] ÷ [400 count]"
+
+
+@pytest.mark.parametrize(
+    ("key", "better"),
+    [
+        ("referred_revenue_net", Better.UP),
+        ("roi", Better.UP),
+        ("referral_rate", Better.UP),
+        ("reward_cost_issued", Better.DOWN),
+        ("reward_cost_redeemed", Better.DOWN),
+        ("cac", Better.DOWN),
+        ("referred_refunds", Better.DOWN),
+        ("ltv_other", Better.EITHER),
+    ],
+)
+def test_costs_going_up_are_not_good_news(key: str, better: Better) -> None:
+    assert {d.key: d.better for d in DEFINITIONS}[key] is better
