@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, abort, current_app
@@ -29,6 +31,10 @@ REWARD_CODE_KEY_PURPOSE = b"referral-plugin/reward-codes/v1"
 logger = logging.getLogger(__name__)
 
 
+def wall_clock() -> datetime:
+    return datetime.now(tz=UTC)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AppServices:
     """What request handlers need, built once per app."""
@@ -38,6 +44,7 @@ class AppServices:
     sessions: sessionmaker[Session]
     box: SecretBox
     code_key: bytes = field(repr=False)  # derives reward codes (`domain.codes.reward_code`)
+    clock: Callable[[], datetime] = field(default=wall_clock)  # aware UTC; tests pin it
 
 
 def build_services(settings: Settings) -> AppServices:
@@ -72,8 +79,12 @@ def refuse_ids_out_of_range(endpoint: str | None, values: dict[str, Any] | None)
         abort(404)
 
 
-def create_app(settings: Settings | None = None) -> Flask:
+def create_app(
+    settings: Settings | None = None, *, clock: Callable[[], datetime] | None = None
+) -> Flask:
     """The Flask app for `settings` (default: from the environment; raises SettingsError).
+    `clock` (default: the wall clock, aware UTC) is what views that show "today" read, so
+    tests can pin the day.
 
     In development on SQLite the schema is migrated here, so a fresh checkout just works; in
     production the Procfile `release:` step (`referral-plugin db upgrade`) does it.
@@ -99,6 +110,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         woocommerce_connect,
     )
     from referral_plugin.web.dashboard import advocates as dashboard_advocates
+    from referral_plugin.web.dashboard import analytics as dashboard_analytics
     from referral_plugin.web.dashboard import integrations as dashboard_integrations
     from referral_plugin.web.dashboard import pages as dashboard_pages
     from referral_plugin.web.dashboard import review as dashboard_review
@@ -113,7 +125,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.webhook_max_body_bytes
     )
     app.json.sort_keys = False  # keep the field order of the service dicts
-    app.extensions[EXTENSION_KEY] = build_services(settings)
+    services = build_services(settings)
+    app.extensions[EXTENSION_KEY] = services if clock is None else replace(services, clock=clock)
     if settings.trusted_proxy_hops:  # the client's address, not the router's (rate limits)
         hops = settings.trusted_proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
@@ -139,6 +152,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(dashboard_sign_in.blueprint)
     app.register_blueprint(dashboard_pages.blueprint)
     app.register_blueprint(dashboard_advocates.blueprint)
+    app.register_blueprint(dashboard_analytics.blueprint)
     app.register_blueprint(dashboard_review.blueprint)
     app.register_blueprint(dashboard_integrations.blueprint)
     app.register_blueprint(contest_pages_web.blueprint)

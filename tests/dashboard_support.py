@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -41,10 +41,13 @@ class ConnectedShop:
 
 
 @contextmanager
-def app_on_own_database(tmp: Path, **changes: Any) -> Iterator[Flask]:
-    """The test app (the suite's settings, with `changes`) on a database of its own, so what
-    it commits (referrals, rewards, queued emails) stays out of the shared test database,
-    where other tests run jobs that read every shop (maturing rewards, sending the outbox)."""
+def app_on_own_database(
+    tmp: Path, clock: Callable[[], datetime] | None = None, **changes: Any
+) -> Iterator[Flask]:
+    """The test app (the suite's settings, with `changes`, and `clock` if given) on a
+    database of its own, so what it commits (referrals, rewards, queued emails) stays out of
+    the shared test database, where other tests run jobs that read every shop (maturing
+    rewards, sending the outbox)."""
     with own_database(tmp) as url:
         settings = Settings(
             database_url=url, secret_key="test-secret-key", encryption_key=TEST_ENCRYPTION_KEY,
@@ -52,7 +55,7 @@ def app_on_own_database(tmp: Path, **changes: Any) -> Iterator[Flask]:
             instance_path=tmp / "instance", shopify_api_key="test-api-key",
             shopify_api_secret="test-api-secret-long-enough-for-hs256",
         )  # fmt: skip
-        app = create_app(replace(settings, **changes))
+        app = create_app(replace(settings, **changes), clock=clock)
         app.config["TESTING"] = True
         try:
             yield app

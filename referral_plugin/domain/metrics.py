@@ -222,6 +222,10 @@ DEFINITIONS: tuple[Definition, ...] = tuple(
         ("referred_customers", "New referred customers", Unit.COUNT,
          _figure("referred_customers"),
          "Customers whose first counted order ever was paid in the period and was referred."),
+        ("other_customers", "New customers from other channels", Unit.COUNT,
+         _figure("other_customers"),
+         "Customers whose first counted order ever was paid in the period and was not "
+         "referred (every other channel, from all orders the store sends us)."),
         ("cac", "Cost per referred customer (CAC)", Unit.MONEY,
          _ratio(_field("reward_cost_issued"), _field("referred_customers"), Unit.MONEY,
                 MONEY_PER_COUNT),

@@ -86,15 +86,26 @@ class Preset:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ProgramChoice:
+    """One of the shop's programs, for choosing which one the analytics show."""
+
+    program_id: int
+    name: str
+    public_id: str | None  # its join page is `/p/<public_id>/join`
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ShopAnalytics:
     currency: str
     program_id: int | None
+    campaign_id: int | None  # the program whose campaign period is the range, if one is
     current: DayRange
     previous: DayRange
     metrics: tuple[ComparedMetric, ...]
     series: Series
     previous_series: Series  # the same buckets in the previous period
     presets: tuple[Preset, ...]
+    programs: tuple[ProgramChoice, ...]  # every program of the shop, oldest first
 
 
 def check_range(days: DayRange) -> None:
@@ -110,22 +121,36 @@ def check_range(days: DayRange) -> None:
 
 
 def shop_analytics(
-    session: Session, shop_id: int, days: DayRange, *, program_id: int | None = None, today: date
+    session: Session,
+    shop_id: int,
+    days: DayRange | None,
+    *,
+    program_id: int | None = None,
+    today: date,
+    campaign_id: int | None = None,
 ) -> ShopAnalytics:
     """The metrics of `days` (for one program, or all) beside those of the period before,
-    the range's chart series and the campaign presets (`today` ends open campaigns).
+    the chart series of both, the campaign presets (`today` ends open campaigns) and the
+    shop's programs. With `campaign_id` the range is that program's campaign period instead
+    of `days` (which may then be None).
 
-    Raises ValidationError (`from`, `to`) or NotFound (shop, or a program not the shop's).
+    Raises ValidationError (`from`, `to`; `campaign` for a program without a campaign period)
+    or NotFound (shop, or a program or campaign not the shop's).
     """
-    check_range(days)
     currency = session.scalars(select(Shop.currency).where(Shop.id == shop_id)).one_or_none()
     if currency is None:
         raise NotFound("shop", shop_id)
     programs = session.scalars(
         select(ProgramRow).where(ProgramRow.shop_id == shop_id).order_by(ProgramRow.id)
     ).all()
-    if program_id is not None and program_id not in {row.id for row in programs}:
-        raise NotFound("program", program_id)
+    for wanted in (program_id, campaign_id):
+        if wanted is not None and wanted not in {row.id for row in programs}:
+            raise NotFound("program", wanted)
+    presets = tuple(
+        preset for row in programs if (preset := campaign_preset(row, today)) is not None
+    )
+    days = range_of(days, campaign_id, presets)
+    check_range(days)
     scope = Scope(shop_id=shop_id, currency=currency, program_id=program_id)
     window = days.window
     current, previous = (
@@ -134,14 +159,33 @@ def shop_analytics(
     return ShopAnalytics(
         currency=currency,
         program_id=program_id,
+        campaign_id=campaign_id,
         current=days,
         previous=days.before(),
         metrics=compare(current, previous),
         series=activity_series(session, scope, window),
         previous_series=activity_series(session, scope, window.before()),
-        presets=tuple(
-            preset for row in programs if (preset := campaign_preset(row, today)) is not None
+        presets=presets,
+        programs=tuple(
+            ProgramChoice(program_id=row.id, name=row.name, public_id=row.public_id)
+            for row in programs
         ),
+    )
+
+
+def range_of(
+    days: DayRange | None, campaign_id: int | None, presets: tuple[Preset, ...]
+) -> DayRange:
+    """`days`, or the campaign period of program `campaign_id` when one is asked for."""
+    if campaign_id is None:
+        if days is None:
+            raise TypeError("shop_analytics needs days or a campaign")
+        return days
+    for preset in presets:
+        if preset.program_id == campaign_id:
+            return preset.days
+    raise ValidationError.single(
+        "campaign", "this program has no campaign period (no dates, or it has not begun)"
     )
 
 

@@ -1,6 +1,8 @@
 // The dashboard's script (the pages work without it):
 // - the review queue's "select all" box, the count of ticked referrals, and bulk buttons that
 //   stay disabled until something is ticked;
+// - the analytics page: a number's explanation also opens on a tap (touch screens have no
+//   hover) and closes with Escape or a tap elsewhere; editing a date picks "Custom dates";
 // - inside Shopify admin (<html data-embedded>), Shopify's pattern for server-rendered embedded
 //   apps: the iframe has no cookies, so every link and form of the app is fetched with
 //   `Authorization: Bearer <fresh session token from shopify.idToken()>` and the answer
@@ -43,6 +45,50 @@
       });
     }
     updateBulk(form);
+  });
+
+  // --- the analytics page ---------------------------------------------------------------------
+
+  function closeExplanations(except) {
+    document.querySelectorAll(".explained.open").forEach(function (one) {
+      if (one !== except) one.classList.remove("open");
+    });
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest && event.target.closest("[data-explain]");
+    var holder = button && button.closest(".explained");
+    closeExplanations(holder);
+    if (holder) {
+      holder.classList.remove("dismissed");
+      holder.classList.toggle("open");
+    }
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    document.querySelectorAll(".explained").forEach(function (one) {
+      if (one.classList.contains("open") || one.matches(":hover, :focus-within")) {
+        one.classList.remove("open");
+        one.classList.add("dismissed");
+      }
+    });
+  });
+
+  document.addEventListener("focusout", function (event) {
+    var holder = event.target.closest && event.target.closest(".explained");
+    if (holder) holder.classList.remove("dismissed", "open");
+  });
+
+  document.addEventListener("mouseout", function (event) {
+    var holder = event.target.closest && event.target.closest(".explained.dismissed");
+    if (holder && !holder.contains(event.relatedTarget)) holder.classList.remove("dismissed");
+  });
+
+  document.addEventListener("input", function (event) {
+    if (!event.target.hasAttribute || !event.target.hasAttribute("data-custom-date")) return;
+    var period = event.target.form && event.target.form.querySelector("[data-period]");
+    if (period) period.value = "custom";
   });
 
   // --- embedded in Shopify admin ---------------------------------------------------------------

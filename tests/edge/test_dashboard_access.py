@@ -35,7 +35,14 @@ from tests.edge.conftest import built_app
 from tests.integration import builders as b
 from tests.shopify_fake_oauth import session_token
 
-PAGES = ("/admin/", "/admin/referrals", "/admin/review", "/admin/advocates", "/admin/rewards")
+PAGES = (
+    "/admin/",
+    "/admin/referrals",
+    "/admin/review",
+    "/admin/advocates",
+    "/admin/rewards",
+    "/admin/analytics",
+)
 
 
 @pytest.fixture(scope="module")

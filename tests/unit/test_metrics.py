@@ -106,6 +106,7 @@ HAND = {
     "reward_cost_issued": D("240.00"),
     "reward_cost_redeemed": D("90.00"),
     "referred_customers": 12,
+    "other_customers": 300,
     "cac": D("20.00"),
     "roi": D("504.2"),
     "referring_advocates": 10,
