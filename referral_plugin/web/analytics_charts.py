@@ -193,5 +193,8 @@ def repeat_referrers_chart(metrics: dict[str, ComparedMetric]) -> PageChart:
                 ),
             )
         )  # fmt: skip
-    chart = BarsChart(chart_id="chart-repeat", title="Advocates who referred, and again", rows=rows)
+    chart = BarsChart(
+        chart_id="chart-repeat", title="Advocates who referred, and again", rows=rows,
+        legend=(("second", "Referred once"), ("main", "Twice or more")),
+    )  # fmt: skip
     return PageChart(chart_id=chart.chart_id, title=chart.title, svg=bars_chart(chart), table=None)

@@ -20,9 +20,9 @@ from markupsafe import Markup
 
 from .charts import nice_ceiling
 
-WIDTH = 560
-LABEL_HEIGHT, BAR_HEIGHT, GAP = 22, 26, 14  # each row: its label above, then its bar
-VALUE_ROOM = 150  # to the right of the longest bar, for its value in words
+WIDTH = 440  # narrow, so the words stay readable on a phone
+LABEL_HEIGHT, BAR_HEIGHT, GAP = 22, 24, 12  # each row: its label above, then its bar
+VALUE_ROOM = 190  # to the right of the longest bar, for its value in words
 FONT = 13
 
 
@@ -52,6 +52,7 @@ class BarsChart:
     title: str
     rows: Sequence[Row]
     reference: Reference | None = None
+    legend: Sequence[tuple[str, str]] = ()  # (style, what it means) when rows have parts
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -69,7 +70,7 @@ def bars_chart(chart: BarsChart) -> Markup:
     highest = max(values, default=Decimal(0))
     top = nice_ceiling(highest) if highest > 0 else Decimal(1)
     room = Decimal(WIDTH - VALUE_ROOM)
-    body, y = [], 0
+    body, y = [_legend(chart.legend)], LABEL_HEIGHT if chart.legend else 0
     for row in chart.rows:
         body.append(f'<text x="0" y="{y + 16}" font-size="{FONT}">{escape(row.label)}</text>')
         x, bar_y = Decimal(0), y + LABEL_HEIGHT
@@ -91,6 +92,18 @@ def bars_chart(chart: BarsChart) -> Markup:
         y += LABEL_HEIGHT
     words = "; ".join(f"{row.label}: {row.shown}" for row in chart.rows)
     return _svg(chart.chart_id, chart.title, f"{words}.", y, "".join(body))
+
+
+def _legend(legend: Sequence[tuple[str, str]]) -> str:
+    parts, x = [], 0
+    for style, name in legend:
+        parts.append(
+            f'<g aria-hidden="true"><rect class="series-{style}" x="{x}" y="4" width="14" '
+            f'height="14" fill="currentColor"/><text x="{x + 19}" y="16" font-size="{FONT}">'
+            f"{escape(name)}</text></g>"
+        )
+        x += 32 + 7 * len(name)
+    return "".join(parts)
 
 
 def _reference(reference: Reference, x: Decimal, bottom: int) -> str:
@@ -119,15 +132,14 @@ def funnel_chart(chart_id: str, title: str, steps: Sequence[Step]) -> Markup:
             y += LABEL_HEIGHT + 4
         width = Decimal(WIDTH) * Decimal(step.value) / widest
         body.append(
-            f'<rect class="series-main" x="{_n((WIDTH - width) / 2)}" y="{y}" '
-            f'width="{_n(width)}" height="{BAR_HEIGHT + 8}" fill="currentColor">'
+            f'<text x="{WIDTH // 2}" y="{y + 16}" font-size="{FONT}" text-anchor="middle" '
+            f'font-weight="600">{escape(step.label)}: {escape(step.shown)}</text>'
+            f'<rect class="series-main" x="{_n((WIDTH - width) / 2)}" y="{y + LABEL_HEIGHT}" '
+            f'width="{_n(width)}" height="{BAR_HEIGHT}" fill="currentColor">'
             f"<title>{escape(step.label)}: {escape(step.shown)}</title></rect>"
-            f'<text x="{WIDTH // 2}" y="{y + 22}" font-size="{FONT}" text-anchor="middle" '
-            f'class="on-bar" paint-order="stroke">{escape(step.label)}: {escape(step.shown)}'
-            "</text>"
         )
         words.append(f"{step.label}: {step.shown}")
-        y += BAR_HEIGHT + 8 + 6
+        y += LABEL_HEIGHT + BAR_HEIGHT + 6
     summary = "; ".join(words) + "." if steps and first else "No clicks, claims or orders yet."
     return _svg(chart_id, title, summary, y, "".join(body))
 

@@ -20,8 +20,8 @@ from markupsafe import Markup
 
 from .charts import nice_ceiling
 
-WIDTH, HEIGHT = 560, 260
-LEFT, RIGHT, TOP, BOTTOM = 84, 12, 34, 28  # the legend runs along the top
+WIDTH, HEIGHT = 440, 250  # narrow, so the words stay readable on a phone
+LEFT, RIGHT, TOP, BOTTOM = 72, 14, 40, 28  # the legend runs along the top
 FONT = 13
 
 
@@ -58,7 +58,8 @@ def lines_chart(chart: TimeChart) -> Markup:
         )
         for index, (x, y) in enumerate(spots):
             body.append(
-                f'<circle cx="{_n(x)}" cy="{_n(y)}" r="3.5" fill="currentColor">'
+                f'<circle cx="{_n(x)}" cy="{_n(y)}" r="{2 if series.style == "faint" else 3.5}" '
+                'fill="currentColor">'
                 f"<title>{escape(_tooltip(chart, series, index))}</title></circle>"
             )
         body.append("</g>")
@@ -148,11 +149,11 @@ def _legend(chart: TimeChart) -> str:
     for series in chart.series:
         parts.append(
             f'<g class="series-{series.style}" aria-hidden="true">'
-            f'<line x1="{x}" x2="{x + 22}" y1="12" y2="12" stroke="currentColor" '
-            f'stroke-width="4"/><text x="{x + 28}" y="17" font-size="{FONT}">'
+            f'<line x1="{x}" x2="{x + 18}" y1="14" y2="14" stroke="currentColor" '
+            f'stroke-width="4"/><text x="{x + 23}" y="19" font-size="{FONT}">'
             f"{escape(series.name)}</text></g>"
         )
-        x += 40 + 8 * len(series.name)
+        x += 34 + 7 * len(series.name)
     return "".join(parts)
 
 

@@ -91,13 +91,16 @@ def analytics_page(shop_id: int, controls: Controls, today: date) -> AnalyticsPa
                     if p.public_id],
         campaigns=[(f"{CAMPAIGN}{p.program_id}", f"Campaign: {p.name} ({days_words(p.days)})")
                    for p in found.presets],
-        period_words=days_words(found.current), previous_words=days_words(found.previous),
+        period_words=days_words(found.current),
+        previous_words=days_words(found.previous, with_length=False),
     )  # fmt: skip
 
 
-def days_words(days: DayRange) -> str:
+def days_words(days: DayRange, *, with_length: bool = True) -> str:
     """Days in words: "1 Mar 2026 to 31 Mar 2026 (31 days)"."""
     first, last = (format_date(day, "d MMM yyyy", locale=LOCALE) for day in (days.first, days.last))
+    if not with_length:
+        return f"{first} to {last}"
     return f"{first} to {last} ({days.days} day{'s' if days.days != 1 else ''})"
 
 
