@@ -13,7 +13,8 @@ from decimal import Decimal
 from babel.dates import format_date
 from markupsafe import Markup
 
-from ..domain.metrics import ComparedMetric, Unit, Value
+from ..domain.metric_numbers import Show
+from ..domain.metrics import ComparedMetric, Unit
 from ..services.analytics import ShopAnalytics
 from ..services.analytics_series import Series as Buckets
 from ..services.analytics_series import SeriesPoint
@@ -21,7 +22,6 @@ from .charts_bars import BarsChart, Part, Reference, Row, Step, bars_chart, funn
 from .charts_time import Series, TimeChart, grouped_bars_chart, lines_chart
 
 LOCALE = "en"
-Show = Callable[[Value, Unit], str]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,7 +85,7 @@ def revenue_chart(found: ShopAnalytics, show: Show) -> PageChart:
          show(b.referred_revenue, Unit.MONEY))
         for p, b in zip(now, before, strict=True)
     )  # fmt: skip
-    columns = ("Day", "Gross", "Net of refunds", "Net, previous period")
+    columns = ("When", "Gross", "Net of refunds", "Net, previous period")
     return PageChart(
         chart_id=chart.chart_id, title=chart.title, svg=lines_chart(chart),
         table=ChartTable(columns=columns, rows=rows),
@@ -109,7 +109,7 @@ def reward_cost_chart(found: ShopAnalytics, show: Show) -> PageChart:
     )
     return PageChart(
         chart_id=chart.chart_id, title=chart.title, svg=grouped_bars_chart(chart),
-        table=ChartTable(columns=("Day", "Issued", "Redeemed"), rows=rows),
+        table=ChartTable(columns=("When", "Issued", "Redeemed"), rows=rows),
     )  # fmt: skip
 
 

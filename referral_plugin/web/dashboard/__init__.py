@@ -5,6 +5,8 @@
 - `pages`: overview, referrals, rewards with their liability.
 - `advocates`: advocates, one advocate's referrals, rewards and ledger, manual adjustments.
 - `review`: the review queue (approve / reject flagged referrals, one or many).
+- `analytics`: the analytics page (`analytics_controls` reads the period and program asked
+  for, `analytics_figures` writes the numbers, `web.analytics_charts` draws the charts).
 - `render`: page rendering, words and money for the templates, paging.
 
 Templates are in `templates/dashboard/`, the stylesheet and script in `static/dashboard/`.
