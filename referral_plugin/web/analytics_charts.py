@@ -120,7 +120,7 @@ def _count(metrics: dict[str, ComparedMetric], key: str) -> int:
 
 def funnel(metrics: dict[str, ComparedMetric], show: Show) -> PageChart:
     steps = [
-        Step(label=label, value=_count(metrics, key), shown=f"{_count(metrics, key):,}")
+        Step(label=label, value=_count(metrics, key), shown=show(_count(metrics, key), Unit.COUNT))
         for key, label in (
             ("clicks", "Link clicks"),
             ("claims", "Friends who claimed"),

@@ -151,7 +151,7 @@ def _went_on(before: int, after: int) -> str:
     share = (Decimal(after) * 100 / before).quantize(Decimal("0.1"))
     lost = before - after
     dropped = f"{lost:,} dropped off" if lost >= 0 else f"{-lost:,} more than the step before"
-    return f"{share} % went on, {dropped}"
+    return f"{share}% went on, {dropped}"
 
 
 def _n(number: Decimal | int) -> str:

@@ -217,7 +217,7 @@ def test_the_form_makes_shareable_views_and_names_a_bad_date(
     assert browser.find_element(By.ID, "to").get_attribute("value") == "2026-03-31"
 
     campaign = Select(browser.find_element(By.ID, "period"))
-    campaign.select_by_visible_text("Campaign: Spring (10 Mar 2026 to 31 Mar 2026 (22 days))")
+    campaign.select_by_visible_text("Campaign: Spring, 10 Mar 2026 to 31 Mar 2026 (22 days)")
     browser.find_element(By.CSS_SELECTOR, ".analytics-controls button").click()
     wait_until(browser, lambda: "period=campaign-" in browser.current_url)
     assert browser.find_element(By.ID, "from").get_attribute("value") == "2026-03-10"

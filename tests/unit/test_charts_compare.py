@@ -127,10 +127,10 @@ def test_bars_are_in_proportion_with_parts_end_to_end_and_a_reference() -> None:
     ("label", "values", "words"),
     [
         ("the usual funnel", (40, 10, 4),
-         ["25.0 % went on, 30 dropped off", "40.0 % went on, 6 dropped off"]),
+         ["25.0% went on, 30 dropped off", "40.0% went on, 6 dropped off"]),
         ("nothing at the top", (0, 0, 0), ["nothing to go on from", "nothing to go on from"]),
         ("more orders than claims", (4, 2, 3),
-         ["50.0 % went on, 2 dropped off", "150.0 % went on, 1 more than the step before"]),
+         ["50.0% went on, 2 dropped off", "150.0% went on, 1 more than the step before"]),
     ],
 )  # fmt: skip
 def test_the_funnel_says_what_went_on_between_steps(

@@ -89,7 +89,7 @@ def analytics_page(shop_id: int, controls: Controls, today: date) -> AnalyticsPa
         ),
         join_pages=[(p.name, f"{base}/p/{p.public_id}/join") for p in found.programs
                     if p.public_id],
-        campaigns=[(f"{CAMPAIGN}{p.program_id}", f"Campaign: {p.name} ({days_words(p.days)})")
+        campaigns=[(f"{CAMPAIGN}{p.program_id}", f"Campaign: {p.name}, {days_words(p.days)}")
                    for p in found.presets],
         period_words=days_words(found.current),
         previous_words=days_words(found.previous, with_length=False),
