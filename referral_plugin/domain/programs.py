@@ -219,6 +219,38 @@ class Appearance:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Variant:
+    """One arm of an A/B test: the offer it replaces (`None` keeps the program's) and its
+    relative share of the advocates assigned (`weight`). `key` is what advocates carry."""
+
+    key: str  # "a", "b", ...: lower-case letters, digits, "-" or "_"; never "holdout"
+    name: str
+    weight: int = 1
+    advocate_reward: RewardSpec | None = None  # replaces the program's advocate reward
+    friend_reward: RewardSpec | None = None  # replaces the program's friend reward
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Experiment:
+    """An A/B test of a program's offer (`domain.experiments`). Advocates enrolled in
+    [started_at, ended_at) are assigned once: `holdout_percent` of them to the holdout (no
+    program at all), the rest to a variant by weight. Assignments hold as long as the program
+    has the experiment; ending it only stops new assignments and closes the results window."""
+
+    variants: tuple[Variant, ...]
+    holdout_percent: int = 0  # 0..50
+    started_at: datetime
+    ended_at: datetime | None = None
+
+    def assigns_at(self, at: datetime) -> bool:
+        """True when an advocate enrolled at `at` is assigned to a group."""
+        return self.started_at <= at and (self.ended_at is None or at < self.ended_at)
+
+    def variant(self, key: str | None) -> Variant | None:
+        return next((v for v in self.variants if v.key == key), None)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Program:
     id: int
     shop_id: int
@@ -242,6 +274,7 @@ class Program:
     claim_mode: ClaimMode = ClaimMode.SHARED_CODE
     emails: EmailSettings = field(default_factory=EmailSettings)
     auto_enroll: bool = False  # enroll customers as advocates after their first paid order
+    experiment: Experiment | None = None  # an A/B test of the offer, optionally with a holdout
 
     def money(self, amount: Decimal) -> Money:
         return Money(amount, self.currency)

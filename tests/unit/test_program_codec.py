@@ -94,6 +94,90 @@ def test_defaults_fill_what_is_not_given() -> None:
     assert program.conditions.first_order_only is True
 
 
+STARTED = "2026-03-01T00:00:00Z"
+VARIANT_A = {"key": "a", "name": "Ten off"}
+VARIANT_B = {"key": "b", "name": "Fifteen off", "advocate_reward": FIXED_10}
+
+
+def experiment(*variants: Any, **fields: Any) -> dict[str, Any]:
+    return {"variants": list(variants or (VARIANT_A, VARIANT_B)), "started_at": STARTED, **fields}
+
+
+def test_an_experiment_round_trips_through_the_program_dict() -> None:
+    program, errors = parse(
+        with_(
+            experiment=experiment(
+                {**VARIANT_A, "weight": 3},
+                {**VARIANT_B, "friend_reward": {"kind": "percent_discount", "percent": "20"}},
+                holdout_percent=10,
+                ended_at="2026-04-01T00:00:00Z",
+            )
+        )
+    )
+    assert errors == [] and program is not None and program.experiment is not None
+    a, b = program.experiment.variants
+    assert (a.key, a.weight, a.advocate_reward, a.friend_reward) == ("a", 3, None, None)
+    assert b.friend_reward.percent == Decimal("20") and b.weight == 1
+    assert program.experiment.holdout_percent == 10
+    assert program.experiment.started_at == datetime(2026, 3, 1, tzinfo=UTC)
+    again, errors = parse(program_to_dict(program))
+    assert errors == [] and again == program
+    assert program_to_dict(parse(BASE)[0])["experiment"] is None
+
+
+def test_a_holdout_test_may_have_one_variant_and_a_contest_may_run_one() -> None:
+    contest = {"name": "Contest", "kind": "contest"}
+    program, errors = parse({**contest, "experiment": experiment(VARIANT_A, holdout_percent=20)})
+    assert errors == [] and program.experiment.variants[0].key == "a"
+
+
+def variant_b(**changes: Any) -> dict[str, Any]:
+    return with_(experiment=experiment(VARIANT_A, {**VARIANT_B, **changes}))
+
+
+ONE_SIDED = {k: v for k, v in BASE.items() if k != "friend_reward"} | {"kind": "one_sided"}
+EXPERIMENT_CASES = [
+    ("experiment not an object", with_(experiment=[]), "experiment"),
+    ("experiment unknown field", with_(experiment=experiment(colour=1)), "experiment.colour"),
+    (
+        "experiment without variants",
+        with_(experiment={"started_at": STARTED}),
+        "experiment.variants",
+    ),
+    ("experiment with one variant, no holdout", with_(experiment=experiment(VARIANT_A)),
+     "experiment.variants"),
+    ("experiment without start", with_(experiment={"variants": [VARIANT_A, VARIANT_B]}),
+     "experiment.started_at"),
+    ("experiment naive start", with_(experiment=experiment(started_at="2026-03-01T00:00:00")),
+     "experiment.started_at"),
+    ("experiment ends before it starts",
+     with_(experiment=experiment(ended_at="2026-02-01T00:00:00Z")), "experiment.ended_at"),
+    ("holdout over half", with_(experiment=experiment(holdout_percent=51)),
+     "experiment.holdout_percent"),
+    ("holdout fractional", with_(experiment=experiment(holdout_percent=12.5)),
+     "experiment.holdout_percent"),
+    ("variant weight zero", variant_b(weight=0), "experiment.variants.1.weight"),
+    ("variant weight a string", variant_b(weight="2"), "experiment.variants.1.weight"),
+    ("variant key upper case", variant_b(key="B"), "experiment.variants.1.key"),
+    ("variant key holdout", variant_b(key="holdout"), "experiment.variants.1.key"),
+    ("variant key twice", variant_b(key="a"), "experiment.variants.1.key"),
+    ("variant without name", variant_b(name=None), "experiment.variants.1.name"),
+    ("variant unknown field", variant_b(milestones=[]), "experiment.variants.1.milestones"),
+    ("variant reward invalid", variant_b(advocate_reward={"kind": "cash", "amount": "-1"}),
+     "experiment.variants.1.advocate_reward.amount"),
+    ("one_sided variant gives the friend a reward",
+     {**ONE_SIDED, "experiment": experiment(
+         VARIANT_A, {**VARIANT_B, "friend_reward": PERCENT_15})},
+     "experiment.variants.1.friend_reward"),
+    ("points variant with a money reward",
+     {"name": "P", "kind": "points", "advocate_reward": {"kind": "points", "points": 10},
+      "experiment": experiment()},
+     "experiment.variants.1.advocate_reward.kind"),
+    ("contest variant with a reward",
+     {"name": "C", "kind": "contest", "experiment": experiment()},
+     "experiment.variants.1.advocate_reward"),
+]  # fmt: skip
+
 CASES = [
     ("not an object", [], "body"),
     ("unknown top-level field", with_(colour="red"), "colour"),
@@ -255,6 +339,7 @@ CASES = [
     ("nudge too late", with_(emails={"nudge_after_days": 91}), "emails.nudge_after_days"),
     ("unknown email setting", with_(emails={"digest": True}), "emails.digest"),
     ("auto enroll not a boolean", with_(auto_enroll="yes"), "auto_enroll"),
+    *EXPERIMENT_CASES,
 ]
 
 

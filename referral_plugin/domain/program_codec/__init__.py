@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..experiments import program_for
 from ..programs import (
     DEFAULT_FRAUD_POLICY,
     ClaimMode,
@@ -19,6 +20,7 @@ from ..programs import (
     RewardSpec,
 )
 from ._conditions import cap_to_dict, conditions_to_dict, read_caps, read_conditions
+from ._experiment import experiment_to_dict, read_experiment
 from ._fields import (
     FieldErrors,
     read_bool,
@@ -70,6 +72,7 @@ PROGRAM_FIELDS = frozenset(
         "claim_mode",
         "emails",
         "auto_enroll",
+        "experiment",
     }
 )
 MAX_HOLD_DAYS = 365
@@ -95,6 +98,8 @@ def parse_program(
     for check in KIND_CHECKS[program.kind]:
         check(program, errors)
     _claim_mode_needs_friend_reward(program, errors)
+    if not errors:
+        check_experiment_fits_kind(program, errors)
     return (None, errors) if errors else (program, [])
 
 
@@ -135,6 +140,7 @@ def program_to_dict(program: Program) -> dict[str, Any]:
         "claim_mode": program.claim_mode.value,
         "emails": emails_to_dict(program.emails),
         "auto_enroll": program.auto_enroll,
+        "experiment": experiment_to_dict(program.experiment),
     }
 
 
@@ -175,6 +181,7 @@ def _read_program_fields(body: dict[str, Any], errors: FieldErrors) -> dict[str,
         "claim_mode": read_claim_mode(body.get("claim_mode"), errors),
         "emails": read_emails(body.get("emails"), errors),
         "auto_enroll": read_auto_enroll(body.get("auto_enroll"), errors),
+        "experiment": read_experiment(body.get("experiment"), errors),
     }
 
 
@@ -266,6 +273,28 @@ def _advocate_reward_of(kind: RewardKind) -> Callable[[Program, FieldErrors], No
             errors.append(("advocate_reward.kind", f"must be {kind} for a {program.kind} program"))
 
     return check
+
+
+def check_experiment_fits_kind(program: Program, errors: FieldErrors) -> None:
+    """Each variant's program (`experiments.program_for`) must pass the checks the program
+    itself passes; errors name the variant's field, e.g. `experiment.variants.1.friend_reward`.
+    A contest has no per-referral reward, so its variants may not set one (a contest may still
+    run a holdout test). Milestones and every-N rewards are the program's in every variant."""
+    experiment = program.experiment
+    if experiment is None:
+        return
+    for index, variant in enumerate(experiment.variants):
+        field = f"experiment.variants.{index}"
+        found: FieldErrors = []
+        if program.kind is ProgramKind.CONTEST:
+            for name in ("advocate_reward", "friend_reward"):
+                if getattr(variant, name) is not None:
+                    found.append((name, "a contest program has no reward to vary"))
+        seen = program_for(program, variant.key)
+        for check in KIND_CHECKS[program.kind]:
+            check(seen, found)
+        _claim_mode_needs_friend_reward(seen, found)
+        errors.extend((f"{field}.{name}", message) for name, message in found)
 
 
 KIND_CHECKS: dict[ProgramKind, tuple[Callable[[Program, FieldErrors], None], ...]] = {
