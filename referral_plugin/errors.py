@@ -35,4 +35,10 @@ class ValidationError(ServiceError):
 
 
 class Conflict(ServiceError):
-    """The request clashes with the current state (e.g. a code already taken)."""
+    """The request clashes with the current state (e.g. a code already taken); `field` names
+    the request field at fault, when one is."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from referral_plugin.api.auth import authenticate_shop, current_shop_id
 from referral_plugin.api.errors import BadRequest
 from referral_plugin.app import app_services
+from referral_plugin.domain.experiments import EnrollmentSource
 from referral_plugin.domain.program_codec import program_to_dict
 from referral_plugin.domain.programs import Program
 from referral_plugin.errors import FieldError, ValidationError
@@ -110,7 +111,9 @@ def enroll_advocate() -> Any:
     enrollment = enrollment_from_body(json_object_body())
     with app_services().sessions.begin() as session:
         shop_id = current_shop_id()
-        enrolled = advocates.enroll_advocate(session, shop_id, now=utc_now(), **enrollment)
+        enrolled = advocates.enroll_advocate(
+            session, shop_id, now=utc_now(), source=EnrollmentSource.API, **enrollment
+        )
         advocate = advocates.get_advocate(session, shop_id, enrolled.id)
     location = url_for(".get_advocate", advocate_id=enrolled.id)
     return created(advocate, location) if enrolled.created else jsonify(advocate)

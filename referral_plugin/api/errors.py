@@ -84,7 +84,9 @@ def _not_found(exc: NotFound) -> tuple[Response, int]:
 
 
 def _conflict(exc: Exception) -> tuple[Response, int]:
-    return error_response(409, "conflict", str(exc))
+    field = getattr(exc, "field", None)
+    fields = [FieldError(field, str(exc))] if field else None
+    return error_response(409, "conflict", str(exc), fields)
 
 
 def _bad_request(exc: BadRequest) -> tuple[Response, int]:

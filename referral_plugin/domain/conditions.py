@@ -11,6 +11,7 @@ from .clock import utc
 from .decisions import AdvocateView, Attribution, CodeKind, Reason, Rejection, Snapshot
 from .emails import identity_email
 from .events import LineItem, OrderEvent
+from .experiments import in_holdout
 from .programs import Conditions, Program
 
 
@@ -78,6 +79,12 @@ def _advocate_inactive(r: Referral) -> Rejection | None:
     if not r.advocate.active:
         return _reject(Reason.ADVOCATE_INACTIVE, f"advocate {r.advocate.id} is not active")
     return None
+
+
+def _holdout(r: Referral) -> Rejection | None:
+    if r.program is None or r.advocate is None or not in_holdout(r.program, r.advocate.variant):
+        return None
+    return _reject(Reason.HOLDOUT, "holdout group: this advocate is in the program's control group")
 
 
 def _self_referral(r: Referral) -> Rejection | None:
@@ -172,6 +179,7 @@ CONDITION_CHECKS: tuple[Callable[[Referral], Rejection | None], ...] = (
     _test_order,
     _program_inactive,
     _advocate_inactive,
+    _holdout,
     _self_referral,
     _friend_code_other_email,
     _currency_mismatch,

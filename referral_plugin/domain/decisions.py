@@ -50,6 +50,7 @@ class AdvocateView:
     referrals_last_24h: int = 0
     has_ordered: bool = False
     debt: Decimal = Decimal(0)  # clawed-back value the next money reward absorbs
+    variant: str | None = None  # the advocate's A/B group (`experiments.program_for`)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -129,6 +130,7 @@ class Reason(StrEnum):
     ADVOCATE_CAP_REACHED = "advocate_cap_reached"
     PROGRAM_CAP_REACHED = "program_cap_reached"
     FRAUD = "fraud"  # rejected by a fraud check; the finding names which
+    HOLDOUT = "holdout"  # the advocate is in the program's control group: no rewards
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

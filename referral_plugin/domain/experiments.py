@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from enum import StrEnum
 from fractions import Fraction
 
 from .programs import Experiment, Program
@@ -28,6 +29,14 @@ SIGNIFICANCE = 0.05
 # The normal approximation behind the z-test needs at least this many successes and this many
 # failures in each group; below it the comparison says the samples are too small to conclude.
 MIN_OUTCOMES = 5
+
+
+class EnrollmentSource(StrEnum):
+    """How an advocate came to be assigned (recorded with the assignment)."""
+
+    JOINED = "joined"  # the shopper join page
+    AUTO_ENROLL = "auto_enroll"  # automatic enrollment after a paid order
+    API = "api"  # the admin API, the command line and other direct calls
 
 
 def choose_variant(experiment: Experiment, random_value: float) -> str:

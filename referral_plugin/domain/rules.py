@@ -26,6 +26,7 @@ from .decisions import (
     Snapshot,
 )
 from .events import OrderEvent
+from .experiments import program_for
 from .fraud import fraud_findings, fraud_rejections, needs_review
 from .money import Money
 from .programs import Program, ProgramKind, RewardKind, RewardSpec
@@ -178,9 +179,10 @@ def decide(event: OrderEvent, snapshot: Snapshot, now: datetime) -> Decision:
     """The referral Decision for one order (the merged order's data-bearing event).
 
     NOT_REFERRAL without a referral signal; REJECTED with every whole-referral reason
-    (conditions and REJECT fraud findings); otherwise REVIEW when a fraud check asks for it,
-    else ACCEPTED, with the rewards the caps let through. Pure and deterministic; raises
-    ValueError only for naive datetimes.
+    (conditions, the advocate being in an A/B test's holdout, and REJECT fraud findings);
+    otherwise REVIEW when a fraud check asks for it, else ACCEPTED, with the rewards the caps
+    let through; rewards follow the offer of the advocate's A/B group (`program_for`). Pure
+    and deterministic; raises ValueError only for naive datetimes.
     """
     utc(now)
     placed_at(event)
@@ -188,11 +190,11 @@ def decide(event: OrderEvent, snapshot: Snapshot, now: datetime) -> Decision:
     attribution = attribute(event, snapshot)
     if attribution is None:
         return _not_referral(event, snapshot, redeemed)
+    program = snapshot.programs.get(attribution.program_id)
+    advocate = snapshot.advocates.get(attribution.advocate_id)
+    if program is not None and advocate is not None:
+        program = program_for(program, advocate.variant)  # the offer of the advocate's group
     referral = Referral(
-        event=event,
-        attribution=attribution,
-        snapshot=snapshot,
-        program=snapshot.programs.get(attribution.program_id),
-        advocate=snapshot.advocates.get(attribution.advocate_id),
+        event=event, attribution=attribution, snapshot=snapshot, program=program, advocate=advocate
     )
     return _judge(referral, redeemed)

@@ -7,6 +7,7 @@ from . import (  # noqa: F401  (tables register on Base)
     compliance,
     connections,
     contests,
+    experiments,
     merchant_access,
     merchant_webhooks,
     shopper,
@@ -25,6 +26,7 @@ from .enums import (
     RevokeState,
     ShopStatus,
 )
+from .experiments import ExperimentAssignment
 from .merchant_webhooks import (
     MerchantDeliveryStatus,
     MerchantWebhookDelivery,
@@ -51,6 +53,7 @@ __all__ = [
     "DataRequest",
     "DataRequestStatus",
     "DeliveryStatus",
+    "ExperimentAssignment",
     "JobRun",
     "LedgerEntry",
     "LedgerKind",

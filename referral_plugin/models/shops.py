@@ -90,6 +90,10 @@ class Advocate(Base):
     # The language the advocate joined in (`languages.SHOPPER_LANGUAGES`): their emails speak
     # it. None when unknown (enrolled by the API or automatically): the store's language then.
     language: Mapped[str | None] = mapped_column(String(8))
+    # The A/B group (`domain.experiments`): a variant key, "holdout", or None (enrolled while
+    # no experiment assigned anyone). Set once at enrollment, with an `experiment_assignments`
+    # row; the rules, the pages and the emails read it through `experiments.program_for`.
+    variant: Mapped[str | None] = mapped_column(String(16))
 
 
 # Codes the friend-code job still has to push (due) or that failed for good: a small index,

@@ -15,11 +15,15 @@ from sqlalchemy.orm import Session
 from ..domain.codes import Chooser, generate_code, normalize_code
 from ..domain.decisions import CodeKind
 from ..domain.emails import identity_email, normalize_email
+from ..domain.experiments import EnrollmentSource, in_holdout
 from ..domain.languages import supported_language
+from ..domain.programs import Program
 from ..errors import Conflict, FieldError, NotFound, ValidationError
 from ..models import Advocate, AdvocateStatus, Code
 from ..models import Program as ProgramRow
 from . import merchant_webhooks
+from .experiment_assignments import RandomSource, assign_group
+from .snapshots import load_program
 
 CODE_ATTEMPTS = 10
 UPDATABLE_FIELDS = frozenset({"status", "first_name", "last_name"})
@@ -32,8 +36,9 @@ class EnrolledAdvocate:
     email: str
     first_name: str | None
     last_name: str | None
-    code: str  # display form, e.g. "ANNA-7Q2K-9XPA"
+    code: str  # display form, e.g. "ANNA-7Q2K-9XPA"; "" for a held-out advocate
     created: bool  # False when the advocate was already enrolled
+    variant: str | None = None  # the A/B group; "holdout": no code, no program
 
 
 def enroll_advocate(
@@ -48,6 +53,8 @@ def enroll_advocate(
     language: str | None = None,
     now: datetime,
     chooser: Chooser | None = None,
+    source: EnrollmentSource = EnrollmentSource.API,
+    random_value: RandomSource | None = None,
 ) -> EnrolledAdvocate:
     """Enroll `email` in the program with a new share code, or return the existing enrollment
     (same advocate and code, created=False). Idempotent per (program, identity email), also
@@ -56,18 +63,25 @@ def enroll_advocate(
     it only once it works calls `friend_code_jobs.push_advocate_code` after committing.
     Raises ValidationError("email"), NotFound (program) or Conflict when no free code could
     be generated. `language` (the page's, when joining there) is kept for the advocate's
-    emails when supported; an existing enrollment keeps its own."""
+    emails when supported; an existing enrollment keeps its own.
+
+    A/B tests: a new advocate of a program whose experiment assigns now is assigned a group
+    once (`experiment_assignments.assign_group`, drawn from `random_value`, recorded with
+    `source`). One assigned to the holdout is recorded but gets no code (`code == ""`) and no
+    `advocate.joined` event; enrolling again keeps the group, and gets the code only once the
+    program no longer holds them out (the experiment was removed)."""
     normalized, identity = normalize_email(email), identity_email(email)
     if normalized is None or identity is None:
         raise ValidationError.single("email", "must be a valid email address")
-    program = session.scalars(
+    row = session.scalars(
         select(ProgramRow).where(ProgramRow.shop_id == shop_id, ProgramRow.id == program_id)
     ).one_or_none()
-    if program is None:
+    if row is None:
         raise NotFound("program", program_id)
+    program = load_program(row)
     existing = _enrolled(session, shop_id, program_id, identity)
     if existing is not None:
-        return existing
+        return _released(session, existing, program, now, chooser)
     advocate = Advocate(
         shop_id=shop_id,
         program_id=program_id,
@@ -77,7 +91,7 @@ def enroll_advocate(
         first_name=first_name,
         last_name=last_name,
         status=AdvocateStatus.ACTIVE,
-        currency=program.currency,
+        currency=row.currency,
         balance=Decimal(0),
         points=0,
         debt=Decimal(0),
@@ -88,14 +102,37 @@ def enroll_advocate(
     try:
         with session.begin_nested():
             session.add(advocate)
-            code = _new_code(session, advocate, now, chooser)
+            session.flush()
+            variant = assign_group(
+                session, advocate, program, source=source, now=now, random_value=random_value
+            )
+            held_out = in_holdout(program, variant)
+            code = None if held_out else _new_code(session, advocate, now, chooser)
     except IntegrityError:  # enrolled concurrently: the other enrollment wins
         existing = _enrolled(session, shop_id, program_id, identity)
         if existing is None:
             raise
         return existing
-    merchant_webhooks.record_advocate_joined(session, advocate, code.code, now)
+    if code is not None:
+        merchant_webhooks.record_advocate_joined(session, advocate, code.code, now)
     return _view(advocate, code, created=True)
+
+
+def _released(
+    session: Session,
+    existing: EnrolledAdvocate,
+    program: Program,
+    now: datetime,
+    chooser: Chooser | None,
+) -> EnrolledAdvocate:
+    """An existing enrollment; a held-out advocate whom the program no longer holds out (its
+    experiment was removed) gets their code now."""
+    if existing.code or in_holdout(program, existing.variant):
+        return existing
+    advocate = session.get_one(Advocate, existing.id)
+    code = _new_code(session, advocate, now, chooser)
+    merchant_webhooks.record_advocate_joined(session, advocate, code.code, now)
+    return _view(advocate, code, created=False)
 
 
 def _new_code(session: Session, advocate: Advocate, now: datetime, chooser: Chooser | None) -> Code:
@@ -169,6 +206,7 @@ def _view(advocate: Advocate, code: Code | None, *, created: bool) -> EnrolledAd
         last_name=advocate.last_name,
         code="" if code is None else code.code,
         created=created,
+        variant=advocate.variant,
     )
 
 
@@ -188,6 +226,7 @@ def advocate_to_dict(advocate: Advocate, code: str | None) -> dict[str, Any]:
         "points": advocate.points,
         "debt": str(advocate.debt),
         "successful_referrals": advocate.successful_referrals,
+        "variant": advocate.variant,
         "created_at": advocate.created_at.isoformat(),
     }
 

@@ -12,7 +12,8 @@ pausing the program drops the cursor, so customers of that time are not enrolled
 Safe with several workers: two runs may read the same conversions, but enrollment is idempotent
 per (program, identity email), a database constraint (`enroll_advocate`), only the run that
 created the advocate queues the welcome (itself once per advocate by its dedup key), and the
-cursor only ever moves forward.
+cursor only ever moves forward. A customer the program's A/B test holds out is enrolled (the
+assignment counts in the results) but gets no code and no welcome.
 """
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
+from ..domain.experiments import EnrollmentSource
 from ..domain.programs import Program
 from ..models import Advocate, Conversion, ProgramStatus, Shop, ShopStatus
 from ..models import Program as ProgramRow
 from ..models.shopper_emails import AutoEnrollCursor
 from .advocates import enroll_advocate
+from .experiment_assignments import RandomSource
 from .shopper_emails import queue_welcome
 from .snapshots import load_program
 
@@ -36,14 +39,17 @@ SETTLE = timedelta(minutes=5)
 BATCH = 200  # conversions read per program and run
 
 
-def enroll_new_customers(session: Session, *, now: datetime, limit: int = BATCH) -> int:
+def enroll_new_customers(
+    session: Session, *, now: datetime, limit: int = BATCH, random_value: RandomSource | None = None
+) -> int:
     """Enroll the customers of conversions paid since each program's cursor; returns how many
-    advocates were created. Idempotent."""
+    advocates were created. Idempotent. `random_value` draws A/B groups (the system's random
+    source by default)."""
     enrolled = 0
     for row in _installed_programs(session):
         program = load_program(row)
         if program.auto_enroll and row.status is ProgramStatus.ACTIVE:
-            enrolled += _enroll_for_program(session, row, program, now, limit)
+            enrolled += _enroll_for_program(session, row, program, now, limit, random_value)
         else:
             _forget_cursor(session, row)
     return enrolled
@@ -61,7 +67,12 @@ def _installed_programs(session: Session) -> list[ProgramRow]:
 
 
 def _enroll_for_program(
-    session: Session, row: ProgramRow, program: Program, now: datetime, limit: int
+    session: Session,
+    row: ProgramRow,
+    program: Program,
+    now: datetime,
+    limit: int,
+    random_value: RandomSource | None,
 ) -> int:
     cursor = _cursor(session, row, now)
     after_at, after_id = cursor.after_updated_at, cursor.after_conversion_id
@@ -87,14 +98,22 @@ def _enroll_for_program(
         .order_by(Conversion.updated_at, Conversion.id)
         .limit(limit)
     ).all()
-    enrolled = sum(_enroll(session, program, conversion, now) for conversion in conversions)
+    enrolled = sum(
+        _enroll(session, program, conversion, now, random_value) for conversion in conversions
+    )
     if conversions:
         last = conversions[-1]
         _move_cursor(session, cursor, last.updated_at, last.id, now)
     return enrolled
 
 
-def _enroll(session: Session, program: Program, conversion: Row, now: datetime) -> bool:
+def _enroll(
+    session: Session,
+    program: Program,
+    conversion: Row,
+    now: datetime,
+    random_value: RandomSource | None,
+) -> bool:
     """Enroll the conversion's customer unless they are an advocate of the program already."""
     if conversion.email is None or conversion.identity_email is None:
         return False
@@ -102,10 +121,13 @@ def _enroll(session: Session, program: Program, conversion: Row, now: datetime) 
         return False
     enrolled = enroll_advocate(
         session, program.shop_id, program.id, email=conversion.email,
-        customer_id=conversion.customer_id, now=now,
+        customer_id=conversion.customer_id, now=now, source=EnrollmentSource.AUTO_ENROLL,
+        random_value=random_value,
     )  # fmt: skip
     if not enrolled.created:  # another worker, or the join page, was first
         return False
+    if not enrolled.code:  # held out by the program's A/B test: recorded, never told
+        return True
     advocate = session.get_one(Advocate, enrolled.id)
     queue_welcome(session, advocate, program, now)
     return True

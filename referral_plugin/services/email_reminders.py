@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, String, and_, cast, exists, literal, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from ..domain.decisions import Beneficiary
+from ..domain.decisions import Beneficiary, CodeKind
 from ..domain.lifecycle import RewardStatus
 from ..domain.programs import Program, ShopperEmail
 from ..models import (
@@ -82,6 +82,7 @@ def queue_share_nudges(session: Session, *, now: datetime, limit: int = BATCH) -
                 Advocate.status == AdvocateStatus.ACTIVE,
                 Advocate.created_at <= due,
                 Advocate.created_at > due - NUDGE_WINDOW,
+                _has_share_code(),  # the A/B test's holdout has none: nothing to nudge about
                 ~_shared(),
                 ~queued_before(ShopperEmail.SHARE_NUDGE, Advocate.shop_id, Advocate.id),
             )
@@ -133,6 +134,14 @@ def _has_recipient() -> ColumnElement[bool]:
     return or_(
         and_(Reward.beneficiary == Beneficiary.ADVOCATE, active_advocate),
         and_(Reward.beneficiary == Beneficiary.FRIEND, friend_email),
+    )
+
+
+def _has_share_code() -> ColumnElement[bool]:
+    return exists().where(
+        Code.shop_id == Advocate.shop_id,
+        Code.advocate_id == Advocate.id,
+        Code.kind == CodeKind.ADVOCATE,
     )
 
 

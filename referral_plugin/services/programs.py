@@ -11,11 +11,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..domain.experiments import HOLDOUT
 from ..domain.program_codec import parse_program, program_to_dict
 from ..domain.programs import Program
-from ..errors import FieldError, NotFound, ValidationError
+from ..errors import Conflict, FieldError, NotFound, ValidationError
+from ..models import ExperimentAssignment, ProgramStatus, Shop
 from ..models import Program as ProgramRow
-from ..models import ProgramStatus, Shop
 from .snapshots import load_program
 
 
@@ -40,7 +41,9 @@ def create_program(
     shop = session.scalars(select(Shop).where(Shop.id == shop_id)).one_or_none()
     if shop is None:
         raise NotFound("shop", shop_id)
-    program = _validated(data, shop_id=shop_id, program_id=0, currency=shop.currency)
+    program = _validated(
+        _experiment_starting(data, now), shop_id=shop_id, program_id=0, currency=shop.currency
+    )
     row = ProgramRow(
         shop_id=shop_id,
         name=program.name,
@@ -70,13 +73,16 @@ def update_program(
 ) -> Program:
     """Merge the given top-level keys onto the stored program and validate the whole.
 
-    Returns the updated Program; raises NotFound or ValidationError. Idempotent.
+    Returns the updated Program; raises NotFound, ValidationError, or Conflict("experiment.
+    variants") when the change drops an A/B variant that advocates are assigned to (weights
+    and offers may change; removing the whole experiment ends it). Idempotent.
     """
     if not isinstance(data, dict):
         raise ValidationError.single("body", "must be an object")
     row = _row(session, shop_id, program_id)
-    merged = {**row.config, **data}
+    merged = {**row.config, **_experiment_starting(data, now)}
     program = _validated(merged, shop_id=shop_id, program_id=row.id, currency=row.currency)
+    _keep_assigned_variants(session, program)
     row.config = program_to_dict(program)
     row.name = program.name
     row.kind = program.kind
@@ -84,6 +90,38 @@ def update_program(
     row.updated_at = now
     session.flush()
     return program
+
+
+def _experiment_starting(data: Any, now: datetime) -> Any:
+    """`data` with a new experiment's `started_at` defaulting to `now`."""
+    experiment = data.get("experiment") if isinstance(data, dict) else None
+    if not isinstance(experiment, dict) or "started_at" in experiment:
+        return data
+    return {**data, "experiment": {**experiment, "started_at": now.isoformat()}}
+
+
+def _keep_assigned_variants(session: Session, program: Program) -> None:
+    """Refuse an experiment that no longer has a variant advocates were assigned to: their
+    offer and the results would silently change meaning."""
+    if program.experiment is None:
+        return
+    assigned = session.scalars(
+        select(ExperimentAssignment.variant)
+        .where(
+            ExperimentAssignment.shop_id == program.shop_id,
+            ExperimentAssignment.program_id == program.id,
+            ExperimentAssignment.variant != HOLDOUT,
+        )
+        .distinct()
+    )
+    kept = {variant.key for variant in program.experiment.variants}
+    dropped = sorted(set(assigned) - kept)
+    if dropped:
+        raise Conflict(
+            f"advocates are assigned to variant(s) {', '.join(dropped)}: keep them (their "
+            "weight may change), or remove the whole experiment to end it",
+            field="experiment.variants",
+        )
 
 
 def get_program(session: Session, shop_id: int, program_id: int) -> Program:

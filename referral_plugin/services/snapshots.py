@@ -233,6 +233,7 @@ def _advocate_view(
         referrals_last_24h=_recent_referrals(session, row, now),
         has_ordered=any(paid for paid, _ in own),
         debt=row.debt,
+        variant=row.variant,
         **known,
     )
 

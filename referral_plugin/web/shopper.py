@@ -3,8 +3,9 @@
 - `GET /p/<public_id>/join`: the form (email, optional first name; CSRF token).
 - `POST /p/<public_id>/join`: CSRF check, rate limit per keyed IP hash and per email (429
   with when to try again), enroll (idempotent: `services.advocates.enroll_advocate`), then
-  303 to the share page. A new and an already enrolled email get the same answer, so the
-  page tells nobody whether an email was known.
+  303 to the share page; a shopper the program's A/B test holds out gets no code and a
+  polite page saying the program is not open to them now. A new and an already enrolled
+  email get the same answer, so the page tells nobody whether an email was known.
 - `GET /p/<public_id>/share/<token>`: the code and the link with one-tap sharing. It first
   pushes the code into the store (`friend_code_jobs.push_advocate_code`) so the code works
   before it is shown; when the store cannot be reached now it says the code will work in a
@@ -26,6 +27,7 @@ from flask_babel import gettext
 
 from referral_plugin.app import app_services
 from referral_plugin.domain.emails import normalize_email
+from referral_plugin.domain.experiments import EnrollmentSource
 from referral_plugin.errors import NotFound, ValidationError
 from referral_plugin.friend_code_jobs import FriendCodeState, push_advocate_code
 from referral_plugin.i18n import current_language
@@ -78,11 +80,13 @@ def join(public_id: str) -> Response | tuple[str, int]:
             enrolled = enroll_advocate(
                 session, program_page.shop_id, program_page.program.id, email=values["email"],
                 first_name=values["first_name"] or None, language=current_language(),
-                now=page.utc_now(),
+                now=page.utc_now(), source=EnrollmentSource.JOINED,
             )  # fmt: skip
     except ValidationError:  # the service's stricter email check
         return _join_page(program_page, values, {"email": _bad_email()}, 422)
     logger.info("advocate joined", extra={"shop_id": program_page.shop_id})
+    if not enrolled.code:  # held out by the program's A/B test
+        return page.held_out(program_page)
     token = share_token(services.settings.secret_key, AdvocateRef(public_id, enrolled.code))
     return redirect(url_for("shopper.share", public_id=public_id, token=token), code=303)
 

@@ -103,6 +103,16 @@ def not_available() -> Page:
     )  # fmt: skip
 
 
+def held_out(program_page: ProgramPage) -> Page:
+    """The answer to a shopper the program's A/B test holds out (its control group)."""
+    return render(
+        "shopper/message.html", program_page, 200,
+        title=gettext("This program isn't available to you right now"),
+        lines=[gettext("%(store)s is offering its referral program to some customers for now. "
+                       "Thank you for your interest!", store=program_page.store_name)],
+    )  # fmt: skip
+
+
 def link_expired(program_page: ProgramPage, *, status_link: bool) -> Page:
     if status_link:
         lines = [

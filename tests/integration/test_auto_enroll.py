@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from referral_plugin.app import AppServices
 from referral_plugin.domain.events import OrderEventKind
-from referral_plugin.models import Advocate, OutboxMessage
+from referral_plugin.models import Advocate, ExperimentAssignment, OutboxMessage
 from referral_plugin.models.shopper_emails import AutoEnrollCursor
 from referral_plugin.services.auto_enroll import SETTLE, enroll_new_customers
 from referral_plugin.services.orders import record_order_event
@@ -230,3 +230,33 @@ def test_two_workers_enroll_each_customer_once_with_one_welcome(
 def _run_and_commit(session: Session) -> int:
     with session, session.begin():
         return enroll_new_customers(session, now=SETTLED)
+
+
+def test_a_customer_held_out_by_an_ab_test_is_enrolled_without_code_or_welcome(
+    session: Session, services: AppServices
+) -> None:
+    """10% holdout: the draw 0.05 holds Hana out, 0.5 puts Marco in variant a. The test
+    starts after Anna joined, so she has no group."""
+    experiment = {
+        "variants": [{"key": "a", "name": "A"}],
+        "holdout_percent": 10,
+        "started_at": (NOW + timedelta(minutes=30)).isoformat(),
+    }
+    store = a_store(session, **AUTO, experiment=experiment)
+    order(session, store, "5001", "hana@example.com")
+    order(session, store, "5002", "marco@example.com")
+    draws = iter([0.05, 0.5])
+    created = enroll_new_customers(session, now=SETTLED, random_value=lambda: next(draws))
+    assert created == 2
+    found = advocates(session, store)
+    assert {email: a.variant for email, a in found.items()} == {
+        "anna@example.com": None,
+        "hana@example.com": "holdout",
+        "marco@example.com": "a",
+    }
+    sources = session.scalars(
+        select(ExperimentAssignment.source).where(ExperimentAssignment.shop_id == store.shop.id)
+    ).all()
+    assert [source.value for source in sources] == ["auto_enroll", "auto_enroll"]
+    prepare(session, services, SETTLED)
+    assert [m.recipient for m in outbox(session, store.shop.id, "welcome")] == ["marco@example.com"]

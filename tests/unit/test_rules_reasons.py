@@ -7,7 +7,8 @@ from decimal import Decimal
 import pytest
 
 from referral_plugin.domain.decisions import CapUsage, CodeKind, Outcome, Reason
-from referral_plugin.domain.programs import Cap, CapMetric, CapPeriod, CapScope
+from referral_plugin.domain.experiments import HOLDOUT
+from referral_plugin.domain.programs import Cap, CapMetric, CapPeriod, CapScope, Experiment, Variant
 from tests.unit.builders import (
     ADVOCATE_ID,
     FRIEND_CODE,
@@ -22,6 +23,9 @@ FRIEND = a_code(FRIEND_CODE, CodeKind.FRIEND, friend_email="someone.else@example
 ADVOCATE_COUNT_CAP = Cap(scope=CapScope.ADVOCATE, metric=CapMetric.COUNT, limit=Decimal(1))
 PROGRAM_COUNT_CAP = Cap(scope=CapScope.PROGRAM, metric=CapMetric.COUNT, limit=Decimal(1))
 USED_ONCE = CapUsage(count=1, amount=Decimal("10"))
+HOLDOUT_TEST = Experiment(
+    variants=(Variant(key="a", name="A"),), holdout_percent=10, started_at=at("2024-05-01")
+)
 
 REASON_CASES = [
     pytest.param(
@@ -59,6 +63,12 @@ REASON_CASES = [
         Outcome.REJECTED,
         Reason.ADVOCATE_INACTIVE,
         id="advocate_inactive: advocate not in the snapshot",
+    ),
+    pytest.param(
+        Case(program={"experiment": HOLDOUT_TEST}, advocate={"variant": HOLDOUT}),
+        Outcome.REJECTED,
+        Reason.HOLDOUT,
+        id="holdout: the advocate is in the A/B test's control group",
     ),
     pytest.param(
         Case(order={"email": "Anna+friend@Example.com"}),

@@ -44,6 +44,7 @@ from ._shopper import (
 
 __all__ = [
     "FieldErrors",
+    "experiment_to_dict",
     "parse_program",
     "parse_reward_spec",
     "program_from_dict",
