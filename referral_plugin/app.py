@@ -94,6 +94,7 @@ def create_app(
     from referral_plugin.api import analytics as analytics_api
     from referral_plugin.api import compliance as compliance_api
     from referral_plugin.api import contests as contests_api
+    from referral_plugin.api import experiments as experiments_api
     from referral_plugin.api import exports as exports_api
     from referral_plugin.api import operations as operations_api
     from referral_plugin.api import webhook_endpoints as webhook_endpoints_api
@@ -139,6 +140,7 @@ def create_app(
     app.register_blueprint(analytics_api.blueprint)
     app.register_blueprint(operations_api.blueprint)
     app.register_blueprint(contests_api.blueprint)
+    app.register_blueprint(experiments_api.blueprint)
     app.register_blueprint(webhooks.blueprint)
     app.register_blueprint(woocommerce_connect.blueprint)
     app.register_blueprint(shopify_install.blueprint)

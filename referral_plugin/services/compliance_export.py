@@ -21,6 +21,7 @@ from ..models import (
     Click,
     Code,
     Conversion,
+    ExperimentAssignment,
     LedgerEntry,
     OrderEventRecord,
     OutboxMessage,
@@ -44,6 +45,7 @@ def build_export(ref: CustomerRef, rows: CustomerRows, *, now: datetime) -> dict
             "orders_requested": list(ref.order_ids),
         },
         "advocates": [_advocate(a) for a in rows.advocates],
+        "experiment_assignments": [_assignment(a) for a in rows.assignments],
         "codes": [_code(c) for c in rows.codes],
         "claims": [_claim(c, codes_by_id) for c in rows.claims],
         "clicks": [_click(c, codes_by_id) for c in rows.clicks],
@@ -85,8 +87,13 @@ def _advocate(row: Advocate) -> dict[str, Any]:
         "points",
         "debt",
         "successful_referrals",
+        "variant",
         "created_at",
     )
+
+
+def _assignment(row: ExperimentAssignment) -> dict[str, Any]:
+    return _fields(row, "id", "program_id", "advocate_id", "variant", "source", "assigned_at")
 
 
 def _code(row: Code) -> dict[str, Any]:

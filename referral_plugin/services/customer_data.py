@@ -24,6 +24,7 @@ from ..models import (
     Code,
     Conversion,
     DataRequest,
+    ExperimentAssignment,
     LedgerEntry,
     OrderEventRecord,
     OutboxMessage,
@@ -76,6 +77,9 @@ class CustomerRows:
     messages: list[OutboxMessage] = field(default_factory=list)  # addressed to them
     order_events: list[OrderEventRecord] = field(default_factory=list)  # of their orders
     data_requests: list[DataRequest] = field(default_factory=list)  # earlier exports of them
+    # Their A/B test groups. No personal data of its own: a redaction keeps the rows (the
+    # advocate they point at is anonymized), so the test's results do not change.
+    assignments: list[ExperimentAssignment] = field(default_factory=list)
 
     @property
     def order_ids(self) -> set[str]:
@@ -89,6 +93,9 @@ def find_customer_rows(session: Session, shop_id: int, ref: CustomerRef) -> Cust
         return rows
     rows.advocates = _all(session, Advocate, shop_id, _advocate_match(ref))
     advocate_ids = [a.id for a in rows.advocates]
+    rows.assignments = _all(
+        session, ExperimentAssignment, shop_id, ExperimentAssignment.advocate_id.in_(advocate_ids)
+    )
     friend_code = Code.friend_email == ref.identity if ref.identity else false()
     rows.codes = _all(session, Code, shop_id, or_(Code.advocate_id.in_(advocate_ids), friend_code))
     own_codes = [c.id for c in rows.codes if c.advocate_id in advocate_ids]

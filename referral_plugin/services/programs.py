@@ -80,7 +80,7 @@ def update_program(
     if not isinstance(data, dict):
         raise ValidationError.single("body", "must be an object")
     row = _row(session, shop_id, program_id)
-    merged = {**row.config, **_experiment_starting(data, now)}
+    merged = {**row.config, **_experiment_starting(data, now, row.config.get("experiment"))}
     program = _validated(merged, shop_id=shop_id, program_id=row.id, currency=row.currency)
     _keep_assigned_variants(session, program)
     row.config = program_to_dict(program)
@@ -92,12 +92,14 @@ def update_program(
     return program
 
 
-def _experiment_starting(data: Any, now: datetime) -> Any:
-    """`data` with a new experiment's `started_at` defaulting to `now`."""
+def _experiment_starting(data: Any, now: datetime, stored: Any = None) -> Any:
+    """`data` with the experiment's missing `started_at` filled in: the stored experiment's
+    (a change to a running test keeps its start), else `now` (a new test starts now)."""
     experiment = data.get("experiment") if isinstance(data, dict) else None
-    if not isinstance(experiment, dict) or "started_at" in experiment:
+    if not isinstance(experiment, dict) or experiment.get("started_at") is not None:
         return data
-    return {**data, "experiment": {**experiment, "started_at": now.isoformat()}}
+    started = stored.get("started_at") if isinstance(stored, dict) else None
+    return {**data, "experiment": {**experiment, "started_at": started or now.isoformat()}}
 
 
 def _keep_assigned_variants(session: Session, program: Program) -> None:

@@ -43,6 +43,7 @@ from referral_plugin.models import (
     Conversion,
     DataRequest,
     DeliveryStatus,
+    ExperimentAssignment,
     LedgerEntry,
     OutboxMessage,
     Redaction,
@@ -207,6 +208,13 @@ def order_payload(order_id: int, buyer: Person, code: str) -> dict[str, Any]:
     return order
 
 
+# Both variants keep the program's offer: the test is about the assignment rows, not rewards.
+AB_TEST = {
+    "variants": [{"key": "a", "name": "A"}, {"key": "b", "name": "B"}],
+    "started_at": "2026-01-01T00:00:00Z",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class World:
     """One shop: `person` is an advocate (code `person_code`) who also bought with Anna's code
@@ -240,8 +248,11 @@ def build_world(client: FlaskClient, services: AppServices) -> World:
             now=NOW,
         )
         token = issue_api_token(session, shop.id)
-        program = create_program(session, shop.id, TWO_SIDED, now=NOW)
-        anna = enroll_advocate(session, shop.id, program.id, email="anna@example.com", now=NOW)
+        program = create_program(session, shop.id, {**TWO_SIDED, "experiment": AB_TEST}, now=NOW)
+        anna = enroll_advocate(
+            session, shop.id, program.id, email="anna@example.com", now=NOW,
+            random_value=lambda: 0.9,
+        )  # fmt: skip
         mine = enroll_advocate(
             session,
             shop.id,
@@ -251,6 +262,7 @@ def build_world(client: FlaskClient, services: AppServices) -> World:
             last_name=person.last_name,
             customer_id=str(person.customer_id),
             now=NOW,
+            random_value=lambda: 0.1,  # variant "a"
         )
         add_side_records(session, shop.id, program.id, anna.id, mine.id, person)
         shop_id, program_id = shop.id, program.id
@@ -504,6 +516,14 @@ def test_a_data_request_is_answered_with_everything_held_about_the_customer(
         person.first_name,
         person.last_name,
     )
+    assert advocate["variant"] == "a"
+    (assignment,) = export["experiment_assignments"]
+    assert {k: assignment[k] for k in ("program_id", "advocate_id", "variant", "source")} == {
+        "program_id": world.program_id,
+        "advocate_id": world.advocate_id,
+        "variant": "a",
+        "source": "api",
+    }
     assert {c["kind"] for c in export["codes"]} == {"advocate", "friend"}
     assert world.person_code in {c["code"] for c in export["codes"]}
     assert [c["identity_email"] for c in export["claims"]] == [identity_email(person.email)]
@@ -613,6 +633,13 @@ def test_a_redaction_leaves_no_personal_data_in_any_table_and_the_numbers_unchan
         assert (request.status, request.export) == ("erased", None)
         advocate = session.get_one(Advocate, world.advocate_id)
         assert advocate.email.endswith("@redacted.invalid") and advocate.status == "blocked"
+        # The A/B group stays (no personal data): the test's results do not change.
+        assignment = session.scalars(
+            select(ExperimentAssignment).where(
+                ExperimentAssignment.advocate_id == world.advocate_id
+            )
+        ).one()
+        assert (assignment.variant, advocate.variant) == ("a", "a")
         # The referral code keeps its upper-cased name prefix: it is live in the store.
         assert world.person_code.startswith(person.first_name[:8].upper())
     # The people next to them keep their data: only the redacted customer is erased.

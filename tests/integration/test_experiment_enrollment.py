@@ -181,8 +181,12 @@ def test_a_variant_with_assigned_advocates_cannot_be_removed(
             session, shop.id, program.id, {"experiment": {**EXPERIMENT, **changes}}, now=NOW
         )
     assert raised.value.field == field
-    # Weights may change (for advocates enrolled from now on), and unused variants may go.
-    reweighted = {**EXPERIMENT, "variants": [
-        {**EXPERIMENT["variants"][0], "weight": 3}, EXPERIMENT["variants"][1]]}  # fmt: skip
-    updated = update_program(session, shop.id, program.id, {"experiment": reweighted}, now=NOW)
+    # Weights may change (for advocates enrolled from now on), and unused variants may go; a
+    # change without `started_at` keeps the running test's start.
+    variants = [{**EXPERIMENT["variants"][0], "weight": 3}, EXPERIMENT["variants"][1]]
+    later = NOW + timedelta(hours=5)
+    updated = update_program(
+        session, shop.id, program.id, {"experiment": {"variants": variants}}, now=later
+    )
     assert updated.experiment.variants[0].weight == 3
+    assert updated.experiment.started_at == STARTED
