@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 from ..domain.codes import normalize_code
 from ..domain.decisions import CodeKind
 from ..domain.events import Platform
+from ..domain.experiments import program_for
 from ..errors import NotFound
 from ..models import Advocate, AdvocateStatus, Click, Code, ProgramStatus, Shop, ShopStatus
 from ..models import Program as ProgramRow
@@ -75,7 +76,7 @@ def find_referral_link(session: Session, code: str) -> ReferralLink:
     if not normalized:
         raise NotFound("code", "(hidden)")
     row = session.execute(
-        select(Code, Advocate.id, ProgramRow, Shop)
+        select(Code, Advocate.id, Advocate.variant, ProgramRow, Shop)
         .join(Advocate, Advocate.id == Code.advocate_id)
         .join(ProgramRow, ProgramRow.id == Code.program_id)
         .join(Shop, Shop.id == Code.shop_id)
@@ -94,11 +95,11 @@ def find_referral_link(session: Session, code: str) -> ReferralLink:
     ).one_or_none()
     if row is None:
         raise NotFound("code", "(hidden)")
-    code_row, advocate_id, program_row, shop = row
+    code_row, advocate_id, variant, program_row, shop = row
     page = ProgramPage(
         shop_id=shop.id,
         public_id=str(program_row.public_id),
-        program=load_program(program_row),
+        program=program_for(load_program(program_row), variant),  # the advocate's A/B offer
         store_name=shop.name or shop.domain,
     )
     return ReferralLink(

@@ -13,6 +13,7 @@ else the program's store language, else English.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -23,12 +24,22 @@ from sqlalchemy.orm import Session
 
 from ..domain.decisions import Beneficiary, CodeKind
 from ..domain.emails import identity_email
+from ..domain.experiments import program_for
 from ..domain.languages import DEFAULT_LANGUAGE, supported_language
 from ..domain.lifecycle import RewardStatus
 from ..domain.money import Money
 from ..domain.offers import RewardTerms
 from ..domain.programs import Program, RewardKind, ShopperEmail
-from ..models import Advocate, AdvocateStatus, Code, Conversion, OutboxMessage, Reward, Shop
+from ..models import (
+    Advocate,
+    AdvocateStatus,
+    Code,
+    Conversion,
+    OutboxMessage,
+    Referral,
+    Reward,
+    Shop,
+)
 from ..models import Program as ProgramRow
 from .snapshots import load_program
 
@@ -116,8 +127,9 @@ def _advocate_facts(
     own_language = draft.get("language") if invite else advocate.language
     code, in_store = _advocate_code(session, advocate)
     return _facts(
-        source, kind, message, own_language, to_advocate=not invite, advocate_code=code,
-        code_in_store=in_store, advocate_name=advocate.first_name if invite else None,
+        _seen_by(source, advocate.variant), kind, message, own_language, to_advocate=not invite,
+        advocate_code=code, code_in_store=in_store,
+        advocate_name=advocate.first_name if invite else None,
     )  # fmt: skip
 
 
@@ -146,10 +158,25 @@ def _reward_facts(
             return Skip("advocate inactive")
     language = advocate.language if advocate else _friend_language(session, reward)
     code = None if advocate is None else _advocate_code(session, advocate)[0]
+    variant = advocate.variant if advocate else _referrers_variant(session, reward)
     return _facts(
-        source, kind, message, language, to_advocate=advocate is not None, advocate_code=code,
-        reward=_reward(reward),
+        _seen_by(source, variant), kind, message, language, to_advocate=advocate is not None,
+        advocate_code=code, reward=_reward(reward),
     )  # fmt: skip
+
+
+def _seen_by(source: _Source, variant: str | None) -> _Source:
+    """The source with the program as A/B group `variant` sees it (the offer in the email)."""
+    return dataclasses.replace(source, program=program_for(source.program, variant))
+
+
+def _referrers_variant(session: Session, reward: Reward) -> str | None:
+    """The A/B group of the advocate whose referral earned a friend's reward."""
+    return session.scalar(
+        select(Advocate.variant)
+        .join(Referral, (Referral.advocate_id == Advocate.id) & (Referral.id == reward.referral_id))
+        .where(Advocate.shop_id == reward.shop_id, Referral.shop_id == reward.shop_id)
+    )
 
 
 def _moved_on(reward: Reward, kind: ShopperEmail, now: datetime) -> Skip | None:

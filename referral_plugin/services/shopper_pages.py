@@ -6,6 +6,7 @@ shop, and every later query of the request is scoped to that shop.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from ..domain.codes import normalize_code
 from ..domain.decisions import CodeKind
+from ..domain.experiments import program_for
 from ..domain.programs import Program
 from ..errors import NotFound
 from ..models import Advocate, AdvocateStatus, Code, ProgramStatus, Shop, ShopStatus
@@ -33,6 +35,7 @@ class AdvocateCode:
     advocate_id: int
     code: str  # display form
     first_name: str | None
+    variant: str | None = None  # the advocate's A/B group: their pages show its offer
 
 
 def find_program_page(session: Session, public_id: str, *, active_only: bool = True) -> ProgramPage:
@@ -78,4 +81,14 @@ def find_advocate_code(session: Session, shop_id: int, program_id: int, code: st
     if row is None:
         raise NotFound("code", "(hidden)")
     advocate, code_row = row
-    return AdvocateCode(advocate_id=advocate.id, code=code_row.code, first_name=advocate.first_name)
+    return AdvocateCode(
+        advocate_id=advocate.id,
+        code=code_row.code,
+        first_name=advocate.first_name,
+        variant=advocate.variant,
+    )
+
+
+def seen_by(program_page: ProgramPage, variant: str | None) -> ProgramPage:
+    """The page's program as an advocate of A/B group `variant` (or their friend) sees it."""
+    return dataclasses.replace(program_page, program=program_for(program_page.program, variant))

@@ -105,6 +105,7 @@ def share(public_id: str, token: str) -> Response | tuple[str, int]:
             )
     except NotFound:
         return page.link_expired(program_page, status_link=False)
+    program_page = pages_service.seen_by(program_page, advocate.variant)
     state = push_advocate_code(
         services, program_page.shop_id, advocate.advocate_id, now=page.utc_now()
     )

@@ -74,6 +74,7 @@ def status(public_id: str, token: str) -> page.Page:
             found = advocate_status(session, program_page.shop_id, advocate.advocate_id)
     except NotFound:
         return page.link_expired(program_page, status_link=True)
+    program_page = pages_service.seen_by(program_page, advocate.variant)
     return page.render(
         "shopper/status.html", program_page, 200,
         summary=found, balance=money_text(found.balance),

@@ -5,15 +5,23 @@ held-out shopper politely in their language."""
 
 from __future__ import annotations
 
+import dataclasses
+import re
+from collections.abc import Iterator
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import Engine
 
 from referral_plugin.app import app_services
 from referral_plugin.domain.experiments import EnrollmentSource
 from referral_plugin.services.advocates import enroll_advocate
+from referral_plugin.settings import Settings
+from referral_plugin.web.shopper_links import AdvocateRef, share_token, status_token
+from tests.edge.conftest import built_app
 from tests.edge.test_admin_api import (
     TWO_SIDED,
     ShopClient,
@@ -143,3 +151,50 @@ def test_a_held_out_shopper_gets_no_code_and_a_polite_page(
     assert h1(response) == title.replace("'", "&#39;")
     assert "Bella Ceramics" in response.get_data(as_text=True)
     assert 'id="code"' not in response.get_data(as_text=True)
+
+
+OFFERS: dict[str, Any] = {
+    "variants": [
+        {"key": "a", "name": "The program's offer"},
+        {"key": "b", "name": "Bigger",
+         "advocate_reward": {"kind": "fixed_discount", "amount": "20.00"},
+         "friend_reward": {"kind": "percent_discount", "percent": "25"}},
+    ],
+    "started_at": "2020-01-01T00:00:00Z",
+}  # fmt: skip
+
+
+@pytest.fixture
+def offline_app(settings: Settings, engine: Engine) -> Iterator[Flask]:
+    """The store is unreachable (port 9): pages say the code works in a few minutes."""
+    yield from built_app(dataclasses.replace(settings, shopify_shop_origin="http://127.0.0.1:9"))
+
+
+@pytest.mark.parametrize(
+    ("draw", "headline", "friend_offer"),
+    [(0.2, "Give 15% off, get $10 off", "15% off"), (0.7, "Give 25% off, get $20 off", "25% off")],
+)  # fmt: skip
+def test_the_share_status_and_link_pages_show_the_advocates_variant(
+    offline_app: Flask, draw: float, headline: str, friend_offer: str
+) -> None:
+    app, client = offline_app, offline_app.test_client()
+    store = a_store(app, experiment=OFFERS)
+    advocate = enroll(app, store.shop_id, store.program_id, "ana@example.com", draw)
+    secret = app_services(app).settings.secret_key
+    ref = AdvocateRef(store.public_id, advocate.code)
+    share = client.get(f"/p/{store.public_id}/share/{share_token(secret, ref)}")
+    status = client.get(f"/p/{store.public_id}/status/{status_token(secret, ref)}")
+    assert share.status_code == status.status_code == 200
+    assert title(share) == f"{headline} · Bella Ceramics"
+    message = f"Get {friend_offer} at Bella Ceramics with my code {advocate.code}"
+    assert message in unquote(share.get_data(as_text=True))  # the one-tap share message
+    friend = app.test_client()  # another browser: the friend's
+    landing = friend.get(f"/r/{advocate.code}", headers={"User-Agent": "Mozilla/5.0"})
+    assert landing.status_code == 200
+    assert f"Your friend gives you {friend_offer} at Bella Ceramics" in landing.get_data(
+        as_text=True
+    )
+
+
+def title(response: Any) -> str:
+    return re.search(r"<title>(.*?)</title>", response.get_data(as_text=True), re.S).group(1)

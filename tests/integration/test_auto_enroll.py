@@ -260,3 +260,25 @@ def test_a_customer_held_out_by_an_ab_test_is_enrolled_without_code_or_welcome(
     assert [source.value for source in sources] == ["auto_enroll", "auto_enroll"]
     prepare(session, services, SETTLED)
     assert [m.recipient for m in outbox(session, store.shop.id, "welcome")] == ["marco@example.com"]
+
+
+def test_the_welcome_email_tells_the_offer_of_the_advocates_variant(
+    session: Session, services: AppServices
+) -> None:
+    """Variant b gives the friend $8 in credit and the advocate $25 off; Marco draws b."""
+    experiment = {
+        "variants": [
+            {"key": "a", "name": "A"},
+            {"key": "b", "name": "B",
+             "advocate_reward": {"kind": "fixed_discount", "amount": "25.00"},
+             "friend_reward": {"kind": "store_credit", "amount": "8.00"}},
+        ],
+        "started_at": (NOW + timedelta(minutes=30)).isoformat(),
+    }  # fmt: skip
+    store = a_store(session, **AUTO, experiment=experiment)
+    order(session, store, "5001", "marco@example.com")
+    enroll_new_customers(session, now=SETTLED, random_value=lambda: 0.75)
+    prepare(session, services, SETTLED)
+    (welcome,) = outbox(session, store.shop.id, "welcome")
+    assert welcome.recipient == "marco@example.com"
+    assert "Give $8 in store credit, get $25 off" in welcome.payload["text"]
