@@ -89,11 +89,13 @@ def reward_code(reward_id: int, key: bytes, prefix: str = "RW") -> str:
     return _keyed_code(f"reward:{reward_id}", key, prefix)
 
 
-def friend_offer_code(program_id: int, key: bytes) -> str:
+def friend_offer_code(program_id: int, key: bytes, variant: str | None = None) -> str:
     """The own code of a program's friend-offer discount (Shopify's discount needs one; the
     advocates' codes are added to it): deterministic, so the discount is found again, and
-    keyed, so nobody can guess it and get the friend offer without an advocate."""
-    return _keyed_code(f"friend-offer:{program_id}", key, "RF")
+    keyed, so nobody can guess it and get the friend offer without an advocate. An A/B
+    variant with its own friend reward has its own discount, hence its own code."""
+    message = f"friend-offer:{program_id}" + ("" if variant is None else f":{variant}")
+    return _keyed_code(message, key, "RF")
 
 
 def _keyed_code(message: str, key: bytes, prefix: str) -> str:

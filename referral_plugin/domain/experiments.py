@@ -84,6 +84,14 @@ def program_for(program: Program, key: str | None) -> Program:
     )
 
 
+def friend_offer_variant(program: Program, key: str | None) -> str | None:
+    """The variant whose friend reward a friend of an advocate of group `key` gets in the
+    store: `key` when that variant replaces the friend reward, else None (the program's)."""
+    experiment = program.experiment
+    variant = experiment.variant(key) if experiment else None
+    return key if variant is not None and variant.friend_reward is not None else None
+
+
 def variant_keys(program: Program) -> tuple[str, ...]:
     """The program's groups in order: its variants, then HOLDOUT when it has one."""
     experiment = program.experiment

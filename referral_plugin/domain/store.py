@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from .codes import friend_offer_code
+from .experiments import friend_offer_variant, program_for
 from .programs import Program, RewardKind, RewardSpec, ValueBasis
 from .rules import CHECKOUT_DISCOUNT_KINDS, NO_FRIEND_REWARD_KINDS
 
@@ -64,8 +65,9 @@ class FriendCodesRejected(StoreClientError):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FriendCodeOffer:
     """What a friend gets at checkout with any advocate's code of one program: the program's
-    friend reward as a store discount, once per customer. One offer per program; advocates'
-    codes are added to it in bulk (`StoreClient.add_friend_codes`)."""
+    friend reward as a store discount, once per customer. One offer per program, and one per
+    A/B variant that replaces the friend reward (`variant`); advocates' codes are added to
+    their group's offer in bulk (`StoreClient.add_friend_codes`)."""
 
     program_id: int
     title: str  # what the merchant sees in the store, e.g. "Referral: Give 15%, get $10"
@@ -78,12 +80,17 @@ class FriendCodeOffer:
     # The offer's own code, for a platform whose discount needs one to exist (Shopify): keyed
     # (`codes.friend_offer_code`), so nobody can guess it and get the offer without an advocate.
     offer_code: str
+    variant: str | None = None  # the A/B variant whose friend reward this is; None: the program's
 
 
-def friend_code_offer(program: Program, *, now: datetime, key: bytes) -> FriendCodeOffer | None:
-    """The program's friend offer, or None when its friend reward is none a store discount can
-    express (no friend reward, a one-sided or contest program, points, credit, cash, a fixed
-    discount valued as a percent of the order, a value missing).
+def friend_code_offer(
+    program: Program, *, now: datetime, key: bytes, variant: str | None = None
+) -> FriendCodeOffer | None:
+    """The program's friend offer for the friends of advocates of A/B group `variant` (the
+    variant's friend reward when it replaces it, else the program's: see
+    `experiments.friend_offer_variant`), or None when that friend reward is none a store
+    discount can express (no friend reward, a one-sided or contest program, points, credit,
+    cash, a fixed discount valued as a percent of the order, a value missing).
 
     Without an offer, advocates' codes are not put into the store: a shopper typing one at
     checkout is refused by the store, so such a program attributes through the referral link
@@ -93,20 +100,23 @@ def friend_code_offer(program: Program, *, now: datetime, key: bytes) -> FriendC
     larger of the program's condition and the reward's own minimum. Pure and deterministic for
     a given `now` and key.
     """
-    spec = program.friend_reward
+    offer_variant = friend_offer_variant(program, variant)
+    spec = program_for(program, offer_variant).friend_reward
     if spec is None or program.kind in NO_FRIEND_REWARD_KINDS or not _expressible(spec):
         return None
     conditions = program.conditions
     minimums = [m for m in (conditions.minimum_subtotal, spec.minimum_subtotal) if m is not None]
+    suffix = "" if offer_variant is None else f" (variant {offer_variant})"
     return FriendCodeOffer(
         program_id=program.id,
-        title=f"Referral: {program.name}"[:255],
+        title=f"Referral: {program.name}"[: 255 - len(suffix)] + suffix,
         reward=spec,
         currency=program.currency,
         starts_at=conditions.starts_at or now,
         ends_at=conditions.ends_at,
         minimum_subtotal=max(minimums) if minimums else None,
-        offer_code=friend_offer_code(program.id, key),
+        offer_code=friend_offer_code(program.id, key, offer_variant),
+        variant=offer_variant,
     )
 
 

@@ -1,6 +1,7 @@
 """The database side of putting referral codes into their stores: advocates' codes (added to
-the program's friend offer) and friends' claimed codes (each a single-use code of its own,
-bound to the friend's email: `domain.store.claimed_code_request`).
+the program's friend offer, or to their A/B variant's when it replaces the friend reward) and
+friends' claimed codes (each a single-use code of its own, bound to the friend's email:
+`domain.store.claimed_code_request`, with the offer of the advocate whose link they used).
 
 A code is due while `codes.store_next_attempt_at` is set and has passed (enrollment and a
 claim set it to their time). `claim_due_codes` takes a shop's due codes of active programs
@@ -30,7 +31,9 @@ from sqlalchemy.orm import Session
 
 from ..domain.codes import normalize_code
 from ..domain.decisions import CodeKind
+from ..domain.experiments import friend_offer_variant
 from ..domain.programs import ClaimMode
+from ..domain.programs import Program as LoadedProgram
 from ..domain.store import (
     FriendCodeOffer,
     RewardCodeRequest,
@@ -103,7 +106,15 @@ def claim_due_codes(
     first; returns them per program in batches of at most `batch_size`. Codes of programs
     without a friend offer are released (not for the store) and not returned."""
     query = (
-        select(Code.id, Code.code, Code.program_id, Code.kind, Code.friend_email, Code.store_email)
+        select(
+            Code.id,
+            Code.code,
+            Code.program_id,
+            Code.kind,
+            Code.friend_email,
+            Code.store_email,
+            Advocate.variant,  # the code's advocate's A/B group: their friends' offer
+        )
         .join(Program, Program.id == Code.program_id)
         .join(Advocate, Advocate.id == Code.advocate_id)
         .where(Code.shop_id == shop_id, Program.shop_id == shop_id, due_codes(now))
@@ -148,23 +159,40 @@ def _batches(
     )
     batches: list[FriendCodeBatch] = []
     for program in programs:
-        rows, loaded = by_program[program.id], load_program(program)
-        offer = friend_code_offer(loaded, now=now, key=key)
-        # Not for the store (attributed by the link, the claim, the email): every code of a
-        # program without an offer, and an advocate's code in a per-friend program, where
-        # only a claimed code may work at checkout (a shared one would let anyone in).
-        per_friend = loaded.claim_mode is ClaimMode.PER_FRIEND
-        kept = [r for r in rows if offer and not (per_friend and r.kind is CodeKind.ADVOCATE)]
-        kept_ids = {row.id for row in kept}
-        released = [row.id for row in rows if row.id not in kept_ids]
-        _set(session, shop_id, released, store_next_attempt_at=None, store_error=None)
-        if offer is None:
-            continue
-        shared = {row.id: row.code for row in kept if row.kind is CodeKind.ADVOCATE}
-        claimed = [row for row in kept if row.kind is CodeKind.FRIEND]
-        batches += _chunks(offer, shared, {}, batch_size)
-        batches += _chunks(offer, *_claimed_requests(session, shop_id, offer, claimed), batch_size)
+        loaded = load_program(program)
+        by_offer: dict[str | None, list[Any]] = {}
+        for row in by_program[program.id]:
+            by_offer.setdefault(friend_offer_variant(loaded, row.variant), []).append(row)
+        for variant, rows in by_offer.items():
+            offer = friend_code_offer(loaded, now=now, key=key, variant=variant)
+            batches += _offer_batches(session, shop_id, loaded, offer, rows, batch_size)
     return batches
+
+
+def _offer_batches(
+    session: Session,
+    shop_id: int,
+    program: LoadedProgram,
+    offer: FriendCodeOffer | None,
+    rows: list[Any],
+    batch_size: int,
+) -> list[FriendCodeBatch]:
+    """The batches of one offer's claimed codes (one per program and A/B friend offer)."""
+    # Not for the store (attributed by the link, the claim, the email): every code of a
+    # program without an offer, and an advocate's code in a per-friend program, where
+    # only a claimed code may work at checkout (a shared one would let anyone in).
+    per_friend = program.claim_mode is ClaimMode.PER_FRIEND
+    kept = [r for r in rows if offer and not (per_friend and r.kind is CodeKind.ADVOCATE)]
+    kept_ids = {row.id for row in kept}
+    released = [row.id for row in rows if row.id not in kept_ids]
+    _set(session, shop_id, released, store_next_attempt_at=None, store_error=None)
+    if offer is None:
+        return []
+    shared = {row.id: row.code for row in kept if row.kind is CodeKind.ADVOCATE}
+    claimed = [row for row in kept if row.kind is CodeKind.FRIEND]
+    return _chunks(offer, shared, {}, batch_size) + _chunks(
+        offer, *_claimed_requests(session, shop_id, offer, claimed), batch_size
+    )
 
 
 def _claimed_requests(

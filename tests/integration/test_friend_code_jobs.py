@@ -33,6 +33,7 @@ from referral_plugin.jobs import JOBS
 from referral_plugin.models import Code, Shop
 from referral_plugin.services import friend_codes
 from referral_plugin.services.advocates import enroll_advocate
+from referral_plugin.services.claims import claim_friend_code
 from referral_plugin.services.programs import create_program, get_program
 from referral_plugin.services.shops import add_shop
 from referral_plugin.settings import Settings
@@ -421,3 +422,109 @@ def test_several_workers_never_push_a_code_twice(environ: dict[str, str]) -> Non
             store.__exit__()
         for services in workers:
             services.engine.dispose()
+
+
+# --- A/B tests: a variant with its own friend reward has its own store offer ------------------
+
+AB_TEST = {
+    **TWO_SIDED,
+    "experiment": {
+        "variants": [
+            {"key": "a", "name": "The program's offer"},
+            {"key": "b", "name": "A bigger gift",
+             "friend_reward": {"kind": "percent_discount", "percent": "25"}},
+        ],
+        "started_at": "2026-01-01T00:00:00Z",
+    },
+}  # fmt: skip
+
+
+def ab_advocates(services: AppServices, shop_id: int, program_id: int) -> dict[str, str]:
+    """Ana and Ava draw variant a (0.2, 0.4), Ben draws b (0.7): their codes by name."""
+    with services.sessions.begin() as session:
+        return {
+            name: enroll_advocate(
+                session, shop_id, program_id, email=f"{name}@example.com", first_name=name,
+                now=ENROLLED, random_value=lambda draw=draw: draw,
+            ).code
+            for name, draw in (("ana", 0.2), ("ava", 0.4), ("ben", 0.7))
+        }  # fmt: skip
+
+
+def test_shopify_friends_of_a_variant_get_its_discount(
+    services: AppServices, shopify: tuple[FakeShopify, str]
+) -> None:
+    fake, url = shopify
+    shop_id, program_id, _ = shopify_shop(services, 0, program=AB_TEST)
+    codes = ab_advocates(services, shop_id, program_id)
+
+    assert sync(services, shopify_clients(fake, url)) == 3
+
+    base, bigger = fake.by_code(codes["ana"]), fake.by_code(codes["ben"])
+    assert base is not None and bigger is not None and base["id"] != bigger["id"]
+    assert set(base["codes"][1:]) == {codes["ana"], codes["ava"]}
+    assert bigger["codes"][1:] == [codes["ben"]]
+    assert base["input"]["customerGets"]["value"] == {"percentage": 0.15}
+    assert bigger["input"]["customerGets"]["value"] == {"percentage": 0.25}
+    assert bigger["title"] == "Referral: Give 15%, get $10 (variant b)"
+    with services.sessions.begin() as session:
+        program = get_program(session, shop_id, program_id)
+    offers = {
+        key: friend_code_offer(program, now=T0, key=services.code_key, variant=key)
+        for key in ("a", "b", None)
+    }
+    assert offers["a"] == offers[None]  # a keeps the program's friend reward: one discount
+    assert bigger["codes"][0] == offers["b"].offer_code != base["codes"][0]
+
+
+def test_woocommerce_friends_of_a_variant_get_its_coupon_value(
+    services: AppServices, store: FakeWooCommerce
+) -> None:
+    keys = {"consumer_key": store.consumer_key, "consumer_secret": store.consumer_secret}
+    shop_id, program_id, _ = a_shop(
+        services, Platform.WOOCOMMERCE, store.url, keys, 0, program=AB_TEST
+    )
+    codes = ab_advocates(services, shop_id, program_id)
+
+    assert sync(services, woo_clients()) == 3
+
+    values = {
+        name: (store.coupon_by_code(code)["discount_type"], store.coupon_by_code(code)["amount"])
+        for name, code in codes.items()
+    }
+    assert values == {
+        "ana": ("percent", "15.00"),
+        "ava": ("percent", "15.00"),
+        "ben": ("percent", "25.00"),
+    }
+
+
+def test_a_friend_claiming_through_a_variants_link_gets_its_value(
+    services: AppServices, store: FakeWooCommerce
+) -> None:
+    keys = {"consumer_key": store.consumer_key, "consumer_secret": store.consumer_secret}
+    per_friend = {**AB_TEST, "claim_mode": "per_friend"}
+    shop_id, program_id, _ = a_shop(
+        services, Platform.WOOCOMMERCE, store.url, keys, 0, program=per_friend
+    )
+    codes = ab_advocates(services, shop_id, program_id)
+    with services.sessions.begin() as session:
+        advocates = {
+            row.code: row.advocate_id
+            for row in session.scalars(select(Code).where(Code.shop_id == shop_id))
+        }
+        claimed = {
+            name: claim_friend_code(
+                session, shop_id, program_id=program_id, advocate_id=advocates[codes[name]],
+                email=f"friend-of-{name}@example.com", now=T0,
+            ).code
+            for name in ("ana", "ben")
+        }  # fmt: skip
+
+    assert sync(services, woo_clients()) == 2  # the claimed codes; shared ones stay out
+
+    assert store.coupon_by_code(claimed["ana"])["amount"] == "15.00"
+    assert store.coupon_by_code(claimed["ben"])["amount"] == "25.00"
+    assert store.coupon_by_code(claimed["ben"])["email_restrictions"] == [
+        "friend-of-ben@example.com"
+    ]

@@ -11,10 +11,12 @@ import pytest
 from referral_plugin.domain.codes import friend_offer_code
 from referral_plugin.domain.programs import (
     Conditions,
+    Experiment,
     ProgramKind,
     RewardKind,
     RewardSpec,
     ValueBasis,
+    Variant,
 )
 from referral_plugin.domain.store import friend_code_offer
 from tests.unit.builders import NOW, PROGRAM_ID, a_program, a_spec, at
@@ -141,3 +143,28 @@ def test_the_offers_own_code_is_keyed_per_program() -> None:
     assert offer.offer_code != other.offer_code
     assert offer.offer_code != friend_offer_code(PROGRAM_ID, b"another key")
     assert offer.offer_code.startswith("RF-")
+
+
+def test_a_variant_with_its_own_friend_reward_has_its_own_offer() -> None:
+    twenty = RewardSpec(kind=RewardKind.PERCENT_DISCOUNT, percent=Decimal("20"))
+    experiment = Experiment(
+        variants=(
+            Variant(key="a", name="A"),
+            Variant(key="b", name="B", friend_reward=twenty),
+            Variant(key="c", name="C", friend_reward=a_spec(RewardKind.POINTS, points=5)),
+        ),
+        holdout_percent=10,
+        started_at=at("2024-05-01"),
+    )
+    program = a_program(friend_reward=PERCENT, experiment=experiment)
+    base = friend_code_offer(program, now=NOW, key=KEY)
+    offers = {key: friend_code_offer(program, now=NOW, key=KEY, variant=key)
+              for key in ("a", "b", "c", "holdout", "gone")}  # fmt: skip
+
+    assert base is not None and base.variant is None
+    assert offers["a"] == offers["holdout"] == offers["gone"] == base  # the program's reward
+    bigger = offers["b"]
+    assert bigger is not None and (bigger.variant, bigger.reward) == ("b", twenty)
+    assert bigger.offer_code == friend_offer_code(PROGRAM_ID, KEY, "b") != base.offer_code
+    assert bigger.title.endswith(" (variant b)")
+    assert offers["c"] is None  # points are no store discount: c's friends attribute by link
