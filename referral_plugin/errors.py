@@ -40,5 +40,4 @@ class Conflict(ServiceError):
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
-        self.message = message
         self.field = field
