@@ -16,6 +16,7 @@ from referral_plugin.domain.decisions import Beneficiary
 from referral_plugin.domain.lifecycle import RewardStatus
 from referral_plugin.email_links import email_hash_key
 from referral_plugin.models import Advocate, Click, Code, OutboxStatus
+from referral_plugin.services.advocates import enroll_advocate
 from referral_plugin.services.customer_data import CustomerRef
 from referral_plugin.services.email_invites import invite_friends
 from referral_plugin.services.email_reminders import (
@@ -316,6 +317,26 @@ def test_no_nudge_after_sharing_or_outside_the_window(
     session.flush()
     queue_share_nudges(session, now=at)
     assert outbox(session, store.shop.id, "share_nudge") == []
+
+
+def test_a_shopper_held_out_by_an_ab_test_is_never_nudged(session: Session) -> None:
+    """The test starts a minute after Anna joined (she has no group); Hana joins then and
+    draws the holdout (0.05 of 10%): no code, nothing to share, no nudge."""
+    start = NOW + timedelta(minutes=1)
+    experiment = {
+        "variants": [{"key": "a", "name": "A"}],
+        "holdout_percent": 10,
+        "started_at": start.isoformat(),
+    }
+    store = a_store(session, experiment=experiment)
+    hana = enroll_advocate(
+        session, store.shop.id, store.program_id, email="hana@example.com", now=start,
+        random_value=lambda: 0.05,
+    )  # fmt: skip
+    assert hana.variant == "holdout" and hana.code == ""
+    queue_share_nudges(session, now=start + timedelta(days=7))
+    recipients = [m.recipient for m in outbox(session, store.shop.id, "share_nudge")]
+    assert recipients == ["anna@example.com"]
 
 
 def test_invitations_go_once_per_friend_never_to_the_advocate_in_the_page_language(
