@@ -14,7 +14,8 @@ from referral_plugin.domain.decisions import CodeKind
 from referral_plugin.domain.events import OrderEventKind
 from referral_plugin.errors import NotFound, ValidationError
 from referral_plugin.models import Click, Code
-from referral_plugin.services.experiments import experiment_results
+from referral_plugin.services.experiment_figures import GroupFigures
+from referral_plugin.services.experiments import ADVOCATE_CONVERSION, _compare, experiment_results
 from referral_plugin.services.orders import record_order_event
 from referral_plugin.services.programs import update_program
 from tests.integration import builders as b
@@ -159,3 +160,32 @@ def test_results_stay_after_the_experiment_is_removed_and_other_shops_see_none(
     plain = b.program(session, shop_id, b.ONE_SIDED)
     with pytest.raises(NotFound):
         experiment_results(session, shop_id, plain.id, now=UNTIL)
+
+
+@pytest.mark.parametrize(
+    ("b", "significant", "note"),
+    [
+        (150, True, "Significant at 95% (p = 0.0496; advocates with a converted referral: "
+                    "b: 150 of 1000, a: 120 of 1000)."),
+        (130, False, "No significant difference at 95% (p = 0.4990; advocates with a converted "
+                     "referral: b: 130 of 1000, a: 120 of 1000)."),
+    ],
+)  # fmt: skip
+def test_a_comparison_with_enough_outcomes_concludes_in_words(
+    b: int, significant: bool, note: str
+) -> None:
+    """150/1000 vs 120/1000: z = 1.96305, p = 0.04964 (see tests/unit/test_experiments.py).
+    130/1000 vs 120/1000: pooled 0.125; SE = sqrt(0.125 * 0.875 * 0.002) = 0.0147902;
+    z = 0.01 / 0.0147902 = 0.67612; p = 2 * (1 - Phi(0.67612)) = 2 * (1 - 0.75052) = 0.49896."""
+    found = _compare(
+        ADVOCATE_CONVERSION,
+        GroupFigures(advocates=1000, converting_advocates=b),
+        GroupFigures(advocates=1000, converting_advocates=120),
+        "b",
+        "a",
+    )
+    assert (found["conclusive"], found["significant_at_95"], found["note"]) == (
+        True,
+        significant,
+        note,
+    )
