@@ -57,7 +57,7 @@ def _advocate_cells(row: Any) -> Sequence[object]:
     a, code = row
     return (
         a.id, a.program_id, a.email, a.first_name, a.last_name, a.customer_id, a.status,
-        code, a.successful_referrals, _amount(a.balance, a.currency), a.points,
+        code, a.variant, a.successful_referrals, _amount(a.balance, a.currency), a.points,
         _amount(a.debt, a.currency), a.currency, a.created_at,
     )  # fmt: skip
 
@@ -103,7 +103,7 @@ def _reward_cells(row: Any) -> Sequence[object]:
 
 ADVOCATE_COLUMNS = (
     "id", "program_id", "email", "first_name", "last_name", "customer_id", "status", "code",
-    "successful_referrals", "balance", "points", "debt", "currency", "created_at",
+    "variant", "successful_referrals", "balance", "points", "debt", "currency", "created_at",
 )  # fmt: skip
 
 REFERRAL_COLUMNS = (

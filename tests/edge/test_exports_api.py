@@ -17,17 +17,24 @@ from referral_plugin.services.orders import record_order_event
 from tests.edge.test_admin_api import ShopClient, connect_shop, error_fields
 from tests.integration import builders as b
 
+AB_TEST = {  # both variants keep the program's offer
+    "variants": [{"key": "a", "name": "A"}, {"key": "b", "name": "B"}],
+    "started_at": "2026-01-01T00:00:00Z",
+}
 EVIL_NAME = '=HYPERLINK("https://evil.example","x")'
 
 
 @pytest.fixture
 def shop(app: Flask, client: FlaskClient) -> ShopClient:
-    """A shop with two advocates (one with a formula as a name) and one referred, paid order."""
+    """A shop with two advocates (one with a formula as a name, in A/B group b) and one
+    referred, paid order."""
     shop = ShopClient(*connect_shop(app), client)
     services = app_services(app)
     with services.sessions.begin() as session:
-        program = b.program(session, shop.shop_id, b.ONE_SIDED)
-        anna = b.advocate(session, shop.shop_id, program.id, first_name=EVIL_NAME)
+        program = b.program(session, shop.shop_id, b.ONE_SIDED, experiment=AB_TEST)
+        anna = b.advocate(
+            session, shop.shop_id, program.id, first_name=EVIL_NAME, random_value=lambda: 0.7
+        )
         b.advocate(session, shop.shop_id, program.id, email="ben@example.com", first_name="-Ben")
         order = b.order_event(OrderEventKind.PAID, "7001", codes=(anna.code,), subtotal="80.5")
         record_order_event(session, shop.shop_id, order, now=b.NOW, code_key=services.code_key)
@@ -50,6 +57,7 @@ def test_advocates_are_exported_with_formulas_defused(shop: ShopClient) -> None:
     assert found[1]["first_name"] == "'-Ben"
     assert (found[0]["balance"], found[0]["currency"]) == ("10.00", "USD")
     assert found[0]["created_at"] == "2026-03-02T12:00:00Z"
+    assert found[0]["variant"] == "b"
     header = response.get_data(as_text=True).splitlines()[0]
     assert header.split(",") == list(EXPORTS["advocates"].header)
 
