@@ -27,6 +27,10 @@ from .enums import LedgerKind, RevokeState
 from .types import Amount, BigId, EnumText, Json, UTCDateTime
 
 SHOP_FK = "shops.id"
+# What the segments read of a customer's orders (`services.segments`).
+CUSTOMER_ORDER_COLUMNS = (
+    "paid", "paid_at", "cancelled", "is_test", "total", "refunded_total", "currency",
+)  # fmt: skip
 
 
 class OrderEventRecord(Base):
@@ -52,7 +56,13 @@ class Conversion(Base):
     __table_args__ = (
         UniqueConstraint("shop_id", "order_id"),
         Index("ix_conversions_shop_id_customer_id", "shop_id", "customer_id"),
-        Index("ix_conversions_shop_id_identity_email", "shop_id", "identity_email"),
+        # Segments (migration 0014): a customer's counted orders, summed from the index alone.
+        Index(
+            "ix_conversions_shop_id_identity_email",
+            "shop_id",
+            "identity_email",
+            postgresql_include=list(CUSTOMER_ORDER_COLUMNS),
+        ),
         Index("ix_conversions_shop_id_advocate_id", "shop_id", "advocate_id"),
         # Analytics (migration 0010): attributed orders by paid time, covering what the
         # friends' conversion reads, so a year of them is one index-only range scan.
