@@ -97,6 +97,7 @@ def create_app(
     from referral_plugin.api import experiments as experiments_api
     from referral_plugin.api import exports as exports_api
     from referral_plugin.api import operations as operations_api
+    from referral_plugin.api import segments as segments_api
     from referral_plugin.api import webhook_endpoints as webhook_endpoints_api
     from referral_plugin.i18n import init_i18n
     from referral_plugin.web import contest_pages as contest_pages_web
@@ -141,6 +142,7 @@ def create_app(
     app.register_blueprint(operations_api.blueprint)
     app.register_blueprint(contests_api.blueprint)
     app.register_blueprint(experiments_api.blueprint)
+    app.register_blueprint(segments_api.blueprint)
     app.register_blueprint(webhooks.blueprint)
     app.register_blueprint(woocommerce_connect.blueprint)
     app.register_blueprint(shopify_install.blueprint)

@@ -66,13 +66,17 @@ ORDERS: tuple[tuple[str, float, str, str], ...] = (
 )
 
 
-def segment_store(session: Session, domain: str | None = None) -> Store:
-    """The store with every order of ORDERS recorded, hal unsubscribed and ivy redacted."""
+def segment_store(
+    session: Session, domain: str | None = None, email_key: bytes = EMAIL_KEY
+) -> Store:
+    """The store with every order of ORDERS recorded, hal unsubscribed (his address hashed
+    with `email_key`, the app's `email_hash_key` for tests through the app) and ivy
+    redacted."""
     store = a_store(session, domain=domain)
     prefix = store.shop.id
     for number, (email, days, total, how) in enumerate(ORDERS, start=1):
         record(session, store, f"{prefix}-{number}", email, NOW - timedelta(days=days), total, how)
-    hal = recipient_hash(EMAIL_KEY, store.shop.id, "hal@example.com")
+    hal = recipient_hash(email_key, store.shop.id, "hal@example.com")
     unsubscribe(session, store.shop.id, hal, now=NOW)
     ivy = CustomerRef.of(None, "ivy@example.com")
     redact_customer_data(session, store.shop.id, ivy, now=NOW, key=b"redaction-key")
