@@ -116,6 +116,7 @@ def create_app(
     from referral_plugin.web.dashboard import integrations as dashboard_integrations
     from referral_plugin.web.dashboard import pages as dashboard_pages
     from referral_plugin.web.dashboard import review as dashboard_review
+    from referral_plugin.web.dashboard import segments as dashboard_segments
     from referral_plugin.web.dashboard import sign_in as dashboard_sign_in
     from webhooks import edge as webhooks
 
@@ -159,6 +160,7 @@ def create_app(
     app.register_blueprint(dashboard_analytics.blueprint)
     app.register_blueprint(dashboard_review.blueprint)
     app.register_blueprint(dashboard_integrations.blueprint)
+    app.register_blueprint(dashboard_segments.blueprint)
     app.register_blueprint(contest_pages_web.blueprint)
     logger.info(
         "app created", extra={"environment": settings.environment, "dialect": _dialect(settings)}

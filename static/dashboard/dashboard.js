@@ -1,6 +1,7 @@
 // The dashboard's script (the pages work without it):
-// - the review queue's "select all" box, the count of ticked referrals, and bulk buttons that
-//   stay disabled until something is ticked;
+// - bulk forms (<form data-bulk>, or data-bulk="emails": the name of their boxes, default ids)
+//   such as the review queue and the Grow page: the "select all" box, the count of ticked
+//   boxes, and bulk buttons that stay disabled until something is ticked;
 // - the analytics page: a number's explanation also opens on a tap (touch screens have no
 //   hover) and closes with Escape or a tap elsewhere; editing a date picks "Custom dates";
 // - inside Shopify admin (<html data-embedded>), Shopify's pattern for server-rendered embedded
@@ -10,9 +11,13 @@
 (function () {
   "use strict";
 
+  function picks(form) {
+    return "input[name=" + (form.getAttribute("data-bulk") || "ids") + "]";
+  }
+
   function updateBulk(form) {
-    var boxes = form.querySelectorAll("input[name=ids]");
-    var ticked = form.querySelectorAll("input[name=ids]:checked").length;
+    var boxes = form.querySelectorAll(picks(form));
+    var ticked = form.querySelectorAll(picks(form) + ":checked").length;
     var all = form.querySelector("[data-select-all]");
     if (all) {
       all.checked = ticked > 0 && ticked === boxes.length;
@@ -40,7 +45,7 @@
     var form = box.form;
     if (!form || !form.hasAttribute("data-bulk")) return;
     if (box.hasAttribute("data-select-all")) {
-      form.querySelectorAll("input[name=ids]").forEach(function (one) {
+      form.querySelectorAll(picks(form)).forEach(function (one) {
         one.checked = box.checked;
       });
     }
