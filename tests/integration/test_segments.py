@@ -11,11 +11,13 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from referral_plugin.app import AppServices
 from referral_plugin.errors import Conflict, NotFound, ValidationError
-from referral_plugin.models import Advocate, AuditEntry
+from referral_plugin.models import Advocate, AuditEntry, Code
+from referral_plugin.models.shopper_emails import EmailUnsubscribe
 from referral_plugin.services.programs import update_program
 from referral_plugin.services.segment_invites import InviteRequest, invite_segment
 from referral_plugin.services.segments import (
@@ -27,8 +29,15 @@ from referral_plugin.services.segments import (
 )
 from tests.integration import builders as b
 from tests.integration.builders import NOW
-from tests.integration.email_builders import Store, outbox
+from tests.integration.email_builders import (  # noqa: F401 (services_fixture)
+    Store,
+    Worker,
+    outbox,
+    parts,
+    services_fixture,
+)
 from tests.integration.segment_builders import EMAIL_KEY, segment_store
+from tests.integration.smtp_server import SmtpServer, smtp_server_fixture  # noqa: F401
 
 REPEAT = SegmentQuery(segment=SegmentName.REPEAT_BUYERS)
 HIGH = SegmentQuery(segment=SegmentName.HIGH_SPENDERS)
@@ -129,6 +138,26 @@ def test_pages_follow_the_cursor_to_the_end(session: Session, store: Store) -> N
     assert bad.value.errors[0].field == "cursor"
     with pytest.raises(ValidationError):
         page(session, store, REPEAT, cursor="not-a-cursor")
+
+
+def test_without_unsubscribes_one_statement_pages_and_counts(
+    session: Session, store: Store
+) -> None:
+    session.execute(delete(EmailUnsubscribe).where(EmailUnsubscribe.shop_id == store.shop.id))
+
+    first = page(session, store, REPEAT, limit=4)
+    assert first.total == 5 and first.next_cursor is not None  # hal is back
+    assert [c.identity for c in first.customers] == [  # hal and jo tie: by identity
+        "ben@example.com", "cara@example.com", "hal@example.com", "josmith@gmail.com",
+    ]  # fmt: skip
+    invite(session, store, REPEAT, ["kim@example.com"])  # the last one joins meanwhile
+    past_the_end = page(session, store, REPEAT, limit=4, cursor=first.next_cursor)
+    assert (past_the_end.customers, past_the_end.total) == ([], 4)
+    spent = SegmentQuery(segment=SegmentName.HIGH_SPENDERS, min_spent=Decimal("200"))
+    cursor = page(session, store, spent, limit=4).next_cursor  # dan, cara, ben, hal; then jo
+    invite(session, store, spent, ["josmith@gmail.com"])
+    high = page(session, store, spent, limit=4, cursor=cursor)
+    assert (high.customers, high.total, str(high.threshold)) == ([], 4, "200.00 USD")
 
 
 def test_names_come_from_an_enrollment_in_another_program(session: Session, store: Store) -> None:
@@ -247,6 +276,25 @@ def test_the_confirmation_lists_the_chosen_customers_of_the_segment(
     )  # fmt: skip
 
     assert [c.email for c in chosen] == ["Ben@Example.com", "kim@example.com"]
+
+
+def test_the_welcome_reaches_the_customer_over_smtp_once(
+    session: Session, store: Store, services: AppServices, smtp_server: SmtpServer
+) -> None:
+    worker = Worker(session, services, smtp_server)
+    invite(session, store, REPEAT, ["josmith@gmail.com"])
+    worker.prepare()
+    worker.send()
+    invite(session, store, REPEAT, ["Jo.Smith+shop@gmail.com"])  # the same inbox: nothing new
+    worker.prepare()
+    worker.send()
+
+    message = worker.received("josmith@gmail.com")  # exactly one
+    assert message["Subject"] == "Your referral code for Bella Ceramics"
+    advocate = _advocates(session, store)["josmith@gmail.com"]
+    code = session.scalar(select(Code.code).where(Code.advocate_id == advocate.id))
+    text, _ = parts(message)
+    assert code is not None and code in text
 
 
 def _advocates(session: Session, store: Store) -> dict[str, Advocate]:
