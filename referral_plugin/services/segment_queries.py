@@ -169,17 +169,19 @@ def _threshold(
 
 
 def _edge(paying: Any) -> ColumnElement[Any]:
-    ranked = (
-        select(
-            paying.c.net_cents,
-            func.row_number().over(order_by=paying.c.net_cents.desc()).label("rank"),
-            func.count().over().label("paying"),
-        )
-        .where(paying.c.net_cents > 0)
-        .subquery("ranked")
+    """The net spend of the paying customer at rank ceil(paying / 10), best first: a bounded
+    top-N sort (the offset is computed first), not a sort of every customer."""
+    positive = paying.c.net_cents > 0
+    count = select(func.count()).where(positive).scalar_subquery()
+    rank = (count + (TOP_SHARE_DIVISOR - 1)) // TOP_SHARE_DIVISOR
+    found = (
+        select(paying.c.net_cents)
+        .where(positive)
+        .order_by(paying.c.net_cents.desc())
+        .offset(rank - 1)
+        .limit(1)
+        .scalar_subquery()
     )
-    edge = (ranked.c.paying + (TOP_SHARE_DIVISOR - 1)) // TOP_SHARE_DIVISOR
-    found = select(ranked.c.net_cents).where(ranked.c.rank == edge).scalar_subquery()
     return func.coalesce(found, 1)
 
 

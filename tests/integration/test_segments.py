@@ -32,11 +32,12 @@ from tests.integration.builders import NOW
 from tests.integration.email_builders import (  # noqa: F401 (services_fixture)
     Store,
     Worker,
+    a_store,
     outbox,
     parts,
     services_fixture,
 )
-from tests.integration.segment_builders import EMAIL_KEY, segment_store
+from tests.integration.segment_builders import EMAIL_KEY, record, segment_store
 from tests.integration.smtp_server import SmtpServer, smtp_server_fixture  # noqa: F401
 
 REPEAT = SegmentQuery(segment=SegmentName.REPEAT_BUYERS)
@@ -107,6 +108,23 @@ def test_high_spenders_are_the_top_tenth_by_net_spend_or_above_a_threshold(
         "dan@example.com", "cara@example.com", "Ben@Example.com", "josmith@gmail.com",
     ]  # fmt: skip
     assert at_least.total == 4  # anna and hal (200 each) are left out, jo's tie is in
+
+
+def test_the_top_tenth_is_rounded_up_and_ties_at_its_edge_are_in(session: Session) -> None:
+    store = a_store(session, domain="tenth.myshopify.com")
+    amounts = [10 * n for n in range(1, 22)] + [190]  # 22 paying customers, two spent 190
+    for number, amount in enumerate(amounts):
+        at = NOW - timedelta(days=number + 1)
+        record(session, store, f"t-{number}", f"c{number}@example.com", at, f"{amount}.00", "paid")
+
+    found = page(session, store, HIGH)
+
+    # ceil(22 / 10) = 3: the third best spent 190, and so did another customer
+    assert [(c.email, str(c.spent[0].amount)) for c in found.customers] == [
+        ("c20@example.com", "210.00"), ("c19@example.com", "200.00"),
+        ("c18@example.com", "190.00"), ("c21@example.com", "190.00"),
+    ]  # fmt: skip
+    assert str(found.threshold) == "190.00 USD"
 
 
 def test_recent_buyers_who_have_not_joined_latest_first(session: Session, store: Store) -> None:
