@@ -53,6 +53,8 @@ from .segment_queries import (
     rows_among,
 )
 
+BIGINT = 2**63
+
 __all__ = [
     "DEFAULT_LIMIT", "MAX_DAYS", "MAX_LIMIT", "RECENT_DAYS", "Segment", "SegmentCustomer",
     "SegmentName", "SegmentPage", "SegmentQuery", "chosen_customers", "count_members",
@@ -242,6 +244,6 @@ def _cursor_value(name: str, value: Any) -> Any:
         if not isinstance(value, str):
             raise TypeError("identity")
         return value
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(name)
+    if not isinstance(value, int) or isinstance(value, bool) or not -BIGINT < value < BIGINT:
+        raise TypeError(name)  # counts and hundredths: BIGINT, as the database compares them
     return value

@@ -9,6 +9,8 @@ other tests run jobs that send every shop's outbox."""
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -31,6 +33,11 @@ from tests.integration.email_builders import Store
 from tests.integration.segment_builders import record, segment_store
 
 REPEAT = "/programs/{program}/segments/repeat_buyers"
+
+
+def cursor_of(value: object) -> str:
+    """A cursor as the pages encode one (base64url of JSON), holding `value`."""
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
 
 
 @pytest.fixture(scope="module")
@@ -119,6 +126,9 @@ def test_high_spenders_say_their_threshold(store: tuple[ShopClient, int]) -> Non
         ({"min_spent": "-5"}, 422, "min_spent"),
         ({"min_spent": "NaN"}, 422, "min_spent"),
         ({"cursor": "bm90LWEtY3Vyc29y"}, 422, "cursor"),
+        ({"cursor": cursor_of(["repeat_buyers", 2**64, 1, "a@example.com"])}, 422, "cursor"),
+        ({"cursor": cursor_of(["repeat_buyers", "2", 1, "a@example.com"])}, 422, "cursor"),
+        ({"cursor": cursor_of({"repeat_buyers": 1})}, 422, "cursor"),
     ],
 )
 def test_bad_parameters_are_named(
