@@ -17,7 +17,7 @@ from sqlalchemy import select
 from referral_plugin.app import app_services
 from referral_plugin.email_links import email_hash_key
 from referral_plugin.models import Advocate
-from tests.dashboard_support import app_on_own_database, csrf_from, sign_in
+from tests.dashboard_support import app_on_own_database, connect_shop, csrf_from, sign_in
 from tests.integration.email_builders import Store
 from tests.integration.segment_builders import segment_store
 
@@ -129,6 +129,16 @@ def test_a_form_without_a_choice_or_its_csrf_token_changes_nothing(
     )
     assert outsider.status_code == 422 and "no longer in this segment" in outsider.text
     assert advocates(app, store) == {"anna@example.com"}
+
+
+def test_a_shop_without_programs_is_told_to_create_one(app: Flask, client: FlaskClient) -> None:
+    shop = connect_shop(app)
+    sign_in(app, client, shop.id)
+
+    page = client.get("/admin/grow")
+
+    assert page.status_code == 200
+    assert "No program yet." in page.text and 'name="emails"' not in page.text
 
 
 def test_another_shops_program_is_not_found(app: Flask, client: FlaskClient, store: Store) -> None:
