@@ -22,20 +22,21 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import json
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..domain.emails import identity_email
 from ..domain.money import Money
 from ..errors import ValidationError
 from ..models.shopper_emails import EmailUnsubscribe
-from .email_unsubscribes import recipient_hash
 from .segment_customers import SegmentCustomer, describe_customers, money_of
 from .segment_queries import (
     DEFAULT_LIMIT,
@@ -45,9 +46,7 @@ from .segment_queries import (
     Segment,
     SegmentName,
     SegmentQuery,
-    after_key,
     members,
-    ordering,
     page_query,
     resolve_segment,
     rows_among,
@@ -58,8 +57,8 @@ BIGINT = 2**63
 __all__ = [
     "DEFAULT_LIMIT", "MAX_DAYS", "MAX_LIMIT", "RECENT_DAYS", "Segment", "SegmentCustomer",
     "SegmentName", "SegmentPage", "SegmentQuery", "chosen_customers", "count_members",
-    "decode_cursor", "describe_customers", "encode_cursor", "members_now", "page_query",
-    "resolve_segment", "rows_among", "segment_page", "unsubscribed_hashes",
+    "decode_cursor", "describe_customers", "encode_cursor", "identity_hasher", "members_now",
+    "page_query", "resolve_segment", "rows_among", "segment_page", "unsubscribed_hashes",
 ]  # fmt: skip
 
 
@@ -125,28 +124,32 @@ def _filtered_page(
     email_key: bytes,
     unsubscribed: set[str],
 ) -> tuple[list[Any], int, int | None]:
-    """As `_page`, unsubscribed addresses left out: their hashes are keyed, so every member's
-    is computed, from one ordered pass over all members (each says whether it is after the
-    cursor)."""
-    listed = members(segment)
-    keys = segment.order(listed.c)
-    is_after = literal(True) if after is None else after_key(keys, after)
-    c = listed.c
-    statement = select(
-        c.identity, c.orders, c.net_cents, c.last_order_at, c.threshold, is_after.label("is_after")
-    ).order_by(*ordering(keys))
-    rows: list[Any] = []
-    total, threshold = 0, None
-    for row in session.execute(statement.execution_options(yield_per=5000)):
-        threshold = row.threshold
-        if _hash(email_key, segment.shop_id, row.identity) in unsubscribed:
-            continue
-        total += 1
-        if row.is_after and len(rows) <= limit:
-            rows.append(row)
-    if threshold is None and segment.threshold is not None:
-        threshold = session.scalar(select(segment.threshold))
-    return rows, total, threshold
+    """As `_page`, unsubscribed addresses left out. Their hashes are keyed, so every member's
+    is computed (one pass reading only the identities); the page then skips the few members
+    found unsubscribed."""
+    size, left_out = _unsubscribed_members(session, segment, email_key, unsubscribed)
+    # Left out here, not in SQL: a condition on the grouped identity would be pushed down
+    # into the scan of the orders and change the plan for the worse.
+    found = session.execute(page_query(segment, after, limit + 1 + len(left_out))).all()
+    rows = [row for row in found if row.identity not in left_out]
+    threshold = found[0].threshold if found else _figures(session, segment)[1]
+    return rows, size - len(left_out), threshold
+
+
+def _unsubscribed_members(
+    session: Session, segment: Segment, email_key: bytes, unsubscribed: set[str]
+) -> tuple[int, set[str]]:
+    """How many members the segment has, and the identities of those unsubscribed."""
+    identities = session.scalars(
+        select(members(segment).c.identity).execution_options(yield_per=10_000)
+    )
+    digest = identity_hasher(email_key, segment.shop_id)
+    size, left_out = 0, set()
+    for identity in identities:
+        size += 1
+        if digest(identity) in unsubscribed:
+            left_out.add(identity)
+    return size, left_out
 
 
 def _figures(session: Session, segment: Segment) -> tuple[int, int | None]:
@@ -161,19 +164,16 @@ def count_members(session: Session, segment: Segment, *, email_key: bytes) -> in
     unsubscribed = unsubscribed_hashes(session, segment.shop_id)
     if not unsubscribed:
         return _figures(session, segment)[0]
-    identities = session.scalars(
-        select(members(segment).c.identity).execution_options(yield_per=5000)
-    )
-    hashes = (_hash(email_key, segment.shop_id, identity) for identity in identities)
-    return sum(digest not in unsubscribed for digest in hashes)
+    size, left_out = _unsubscribed_members(session, segment, email_key, unsubscribed)
+    return size - len(left_out)
 
 
 def members_now(session: Session, segment: Segment, *, email_key: bytes, limit: int) -> list[Any]:
     """The first `limit` customers of the segment, unsubscribed addresses left out."""
     unsubscribed = unsubscribed_hashes(session, segment.shop_id)
     rows = session.execute(page_query(segment, None, limit + len(unsubscribed))).all()
-    kept = [r for r in rows if _hash(email_key, segment.shop_id, r.identity) not in unsubscribed]
-    return kept[:limit]
+    digest = identity_hasher(email_key, segment.shop_id)
+    return [row for row in rows if digest(row.identity) not in unsubscribed][:limit]
 
 
 def chosen_customers(
@@ -199,8 +199,17 @@ def unsubscribed_hashes(session: Session, shop_id: int) -> set[str]:
     return set(rows)
 
 
-def _hash(key: bytes, shop_id: int, identity: str) -> str:
-    return recipient_hash(key, shop_id, identity)
+def identity_hasher(key: bytes, shop_id: int) -> Callable[[str], str]:
+    """`email_unsubscribes.recipient_hash` of identity emails (already normalized), with the
+    key and shop prefix hashed once: a segment hashes every member."""
+    prefix = hmac.new(key, f"{shop_id}\x00".encode(), hashlib.sha256)
+
+    def digest(identity: str) -> str:
+        one = prefix.copy()
+        one.update(identity.encode())
+        return one.hexdigest()
+
+    return digest
 
 
 # --- the cursor: the last row's sort key, opaque to clients -----------------------------------
