@@ -204,6 +204,12 @@ def members(segment: Segment) -> Subquery:
     )
 
 
+def member_identities(segment: Segment) -> AnySelect:
+    """Only the identities of the segment's customers (no size or threshold per row)."""
+    c = segment.customers.c
+    return select(c.identity).where(segment.criteria, segment.not_advocate())
+
+
 def page_query(segment: Segment, after: list[Any] | None, limit: int) -> AnySelect:
     """The members after the sort key `after` (from the first when None), best first."""
     listed = members(segment)

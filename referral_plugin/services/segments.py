@@ -46,6 +46,7 @@ from .segment_queries import (
     Segment,
     SegmentName,
     SegmentQuery,
+    member_identities,
     members,
     page_query,
     resolve_segment,
@@ -140,9 +141,8 @@ def _unsubscribed_members(
     session: Session, segment: Segment, email_key: bytes, unsubscribed: set[str]
 ) -> tuple[int, set[str]]:
     """How many members the segment has, and the identities of those unsubscribed."""
-    identities = session.scalars(
-        select(members(segment).c.identity).execution_options(yield_per=10_000)
-    )
+    # Fetched at once: a server-side cursor makes PostgreSQL plan for the first rows (slower).
+    identities = session.scalars(member_identities(segment))
     digest = identity_hasher(email_key, segment.shop_id)
     size, left_out = 0, set()
     for identity in identities:
