@@ -36,6 +36,7 @@ class EnrollmentSource(StrEnum):
 
     JOINED = "joined"  # the shopper join page
     AUTO_ENROLL = "auto_enroll"  # automatic enrollment after a paid order
+    INVITE = "invite"  # the merchant invited a segment's customers (`services.segment_invites`)
     API = "api"  # the admin API, the command line and other direct calls
 
 

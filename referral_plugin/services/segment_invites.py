@@ -26,6 +26,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from ..domain.emails import identity_email
+from ..domain.experiments import EnrollmentSource
 from ..domain.programs import ShopperEmail
 from ..errors import Conflict, NotFound, ValidationError
 from ..models import Advocate, ProgramStatus, RateLimitCounter
@@ -33,6 +34,7 @@ from ..models import Program as ProgramRow
 from .advocates import enroll_advocate
 from .audit import record_audit
 from .email_unsubscribes import recipient_hash, unsubscribed_among
+from .experiment_assignments import RandomSource
 from .rate_limits import window_start
 from .segments import (
     SegmentCustomer,
@@ -63,7 +65,7 @@ class InviteRequest:
 class InviteResult:
     invited: int  # enrolled now, each with a welcome email queued
     already_members: int  # advocates of the program already: nothing sent
-    skipped: dict[str, int]  # reason -> customers: "unsubscribed", "daily_limit"
+    skipped: dict[str, int]  # reason -> customers: "unsubscribed", "daily_limit", "held_out"
     remaining: int  # customers still in the segment (not invited, not unsubscribed)
     more: bool  # call again: customers remain and today's limit allows more
     daily_remaining: int  # invitations the shop may still send today
@@ -89,6 +91,7 @@ def invite_segment(
     actor: str,
     now: datetime,
     daily_cap: int = DAILY_CAP,
+    random_value: RandomSource | None = None,
 ) -> InviteResult:
     """Enroll the chosen customers of the segment and queue their welcome emails. Raises
     NotFound (program), Conflict (program paused, or not sending the welcome email) or
@@ -100,9 +103,10 @@ def invite_segment(
         skipped["daily_limit"] += len(chosen) - allowed
     invited = 0
     for customer in chosen[:allowed]:
-        created = _enroll(session, program, customer, now)
-        invited += created
-        already += not created
+        outcome = _enroll(session, program, customer, now, random_value)
+        invited += outcome == "invited"
+        already += outcome == "already"
+        skipped["held_out"] += outcome == "held_out"
     segment = resolve_segment(session, shop_id, program_id, wanted.query, now=now)
     remaining = count_members(session, segment, email_key=email_key)
     daily_remaining = max(0, daily_cap - _used_today(session, shop_id, now))
@@ -174,17 +178,28 @@ def _advocates(session: Session, shop_id: int, program_id: int, identities: set[
     )
 
 
-def _enroll(session: Session, program: Any, customer: SegmentCustomer, now: datetime) -> bool:
-    """Enroll one customer and queue their welcome; False when they were enrolled already."""
+def _enroll(
+    session: Session,
+    program: Any,
+    customer: SegmentCustomer,
+    now: datetime,
+    random_value: RandomSource | None,
+) -> str:
+    """Enroll one customer and queue their welcome: "invited"; "already" when they were
+    enrolled already; "held_out" when the program's A/B test put them in its holdout group
+    (recorded for the test's results, never told: no code, no email)."""
     enrolled = enroll_advocate(
         session, program.shop_id, program.id, email=customer.email,
         first_name=customer.first_name, last_name=customer.last_name,
-        customer_id=customer.customer_id, now=now,
+        customer_id=customer.customer_id, now=now, source=EnrollmentSource.INVITE,
+        random_value=random_value,
     )  # fmt: skip
     if not enrolled.created:  # a concurrent invite, the join page or auto-enrollment was first
-        return False
+        return "already"
+    if not enrolled.code:
+        return "held_out"
     queue_welcome(session, session.get_one(Advocate, enrolled.id), program, now)
-    return True
+    return "invited"
 
 
 def _mode(wanted: InviteRequest) -> str:

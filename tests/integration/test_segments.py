@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from referral_plugin.app import AppServices
 from referral_plugin.errors import Conflict, NotFound, ValidationError
-from referral_plugin.models import Advocate, AuditEntry, Code
+from referral_plugin.models import Advocate, AuditEntry, Code, ExperimentAssignment
 from referral_plugin.models.shopper_emails import EmailUnsubscribe
 from referral_plugin.services.programs import update_program
 from referral_plugin.services.segment_invites import InviteRequest, invite_segment
@@ -217,6 +217,38 @@ def test_inviting_enrolls_and_queues_one_welcome_each_and_nothing_twice(
     assert [c.email for c in page(session, store, REPEAT).customers] == [
         "josmith@gmail.com", "kim@example.com",
     ]  # fmt: skip
+
+
+def test_a_customer_the_ab_test_holds_out_is_recorded_and_not_mailed(
+    session: Session, store: Store
+) -> None:
+    experiment = {
+        "variants": [{"key": "a", "name": "A"}, {"key": "b", "name": "B"}],
+        "holdout_percent": 10,
+        "started_at": (NOW - timedelta(days=1)).isoformat(),
+    }
+    update_program(session, store.shop.id, store.program_id, {"experiment": experiment}, now=NOW)
+    draws = iter([0.05, 0.9])  # holdout [0, 0.1): ben is held out, cara gets b
+
+    result = invite(
+        session, store, REPEAT, ["ben@example.com", "cara@example.com"],
+        random_value=lambda: next(draws),
+    )  # fmt: skip
+
+    assert (result.invited, result.already_members, result.skipped) == (1, 0, {"held_out": 1})
+    enrolled = _advocates(session, store)
+    assert (enrolled["ben@example.com"].variant, enrolled["cara@example.com"].variant) == (
+        "holdout",
+        "b",
+    )
+    welcomes = outbox(session, store.shop.id, "welcome")
+    assert [m.recipient for m in welcomes] == ["cara@example.com"]
+    sources = session.scalars(
+        select(ExperimentAssignment.source).where(
+            ExperimentAssignment.program_id == store.program_id
+        )
+    ).all()
+    assert [source.value for source in sources] == ["invite", "invite"]
 
 
 def test_inviting_all_takes_the_segment_best_first_and_says_nothing_remains(

@@ -29,7 +29,7 @@ guard(blueprint)
 
 PAGE_SIZE = 25
 DAY_CHOICES = (7, 30, 90)
-RESULT_FIELDS = ("invited", "already", "unsubscribed", "daily_limit", "more")
+RESULT_FIELDS = ("invited", "already", "unsubscribed", "daily_limit", "held_out", "more")
 
 
 @blueprint.get("")
@@ -79,7 +79,8 @@ def invite() -> Response | tuple[str, int]:
         ".grow", program=program_id, segment=query.segment.value, days=_days_arg(query),
         done=1, invited=result.invited or None, already=result.already_members or None,
         unsubscribed=result.skipped.get("unsubscribed"),
-        daily_limit=result.skipped.get("daily_limit"), more=result.remaining or None,
+        daily_limit=result.skipped.get("daily_limit"), held_out=result.skipped.get("held_out"),
+        more=result.remaining or None,
     )  # fmt: skip
     return redirect(target, code=303)
 
