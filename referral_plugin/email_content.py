@@ -195,8 +195,11 @@ def _reward_ready(
 
 
 def _share_parts(facts: EmailFacts, links: EmailLinks) -> dict[str, Any]:
+    """The advocate's code and link. A per-friend program's advocate code is no checkout code
+    (each friend claims one through the link), so only the link is given there."""
+    per_friend = facts.program.claim_mode is ClaimMode.PER_FRIEND
     return {
-        "code": facts.advocate_code,
+        "code": None if per_friend else facts.advocate_code,
         "code_label": gettext("Your code"),
         "link": links.referral,
         "link_label": gettext("Your link"),

@@ -14,6 +14,7 @@ from flask_babel import format_datetime, gettext
 from referral_plugin.app import app_services
 from referral_plugin.domain.colors import readable_text_on
 from referral_plugin.domain.offers import describe_offer
+from referral_plugin.domain.programs import ClaimMode
 from referral_plugin.errors import NotFound
 from referral_plugin.i18n import current_language
 from referral_plugin.services.shopper_pages import ProgramPage, find_program_page
@@ -69,6 +70,11 @@ def store_context(program_page: ProgramPage | None) -> dict[str, object]:
 def share_message(program_page: ProgramPage, code: str, link: str) -> str:
     offer = describe_offer(program_page.program)
     store = program_page.store_name
+    if offer.friend is not None and program_page.program.claim_mode is ClaimMode.PER_FRIEND:
+        return gettext(  # the advocate's code is no checkout code: each friend claims one
+            "Get %(reward)s at %(store)s: claim your own code at %(link)s",
+            reward=reward_text(offer.friend), store=store, link=link,
+        )  # fmt: skip
     if offer.friend is not None:
         return gettext(
             "Get %(reward)s at %(store)s with my code %(code)s: %(link)s",

@@ -148,10 +148,12 @@ def submit(browser: webdriver.Chrome, fields: dict[str, str]) -> None:
 
 
 def join_and_share(browser: webdriver.Chrome, world: World, lang: str) -> str:
-    """The advocate joins; returns their code from the share page (which marks the browser)."""
+    """The advocate joins; returns their code from the share page's link (which marks the
+    browser). A per-friend program's share page shows no code: it is no checkout code."""
     browser.get(world.url(f"/p/{world.public_id}/join?lang={lang}"))
     submit(browser, {"email": "ana@example.com", "first_name": "Ana"})
-    return browser.find_element(By.ID, "code").text
+    assert not browser.find_elements(By.ID, "code")
+    return browser.find_element(By.ID, "share_link").get_attribute("value").rsplit("/r/", 1)[1]
 
 
 def friend_opens(browser: webdriver.Chrome, world: World, code: str, lang: str) -> None:
@@ -200,8 +202,13 @@ def test_a_friend_claims_a_code_that_applies_in_the_shopify_store(
 ) -> None:
     world, fake = shopify_world
     code = join_and_share(browser, world, "en")
-    assert text(browser, "h1") == "Your code is ready"
+    assert text(browser, "h1") == "Your link is ready"
+    assert text(browser, "#per_friend") == (
+        "Each friend who opens your link gets a single-use code of their own."
+    )
     assert browser.find_element(By.ID, "share_link").get_attribute("value") == f"{PUBLIC}/r/{code}"
+    whatsapp = browser.find_element(By.ID, "share_whatsapp").get_attribute("href")
+    assert "claim%20your%20own%20code" in whatsapp and f"my%20code%20{code}" not in whatsapp
     screenshot(browser, "friend-1-share")
 
     browser.get(world.url(f"/r/{code}"))  # the advocate tries their own link

@@ -296,6 +296,23 @@ def test_an_advocate_who_never_shared_is_nudged_once(
     assert f"Your link: https://referrals.example.test/r/{store.anna.code}" in nudge.payload["text"]
 
 
+def test_a_per_friend_programs_nudge_gives_the_link_not_the_advocates_code(
+    session: Session, services: AppServices
+) -> None:
+    """The advocate's code is no checkout code there: friends claim their own through the link."""
+    store = a_store(session, emails={"nudge_after_days": 7}, claim_mode="per_friend")
+    queue_share_nudges(session, now=NOW + timedelta(days=7))
+
+    prepare(session, services, NOW + timedelta(days=7))
+
+    (nudge,) = outbox(session, store.shop.id, "share_nudge")
+    assert (
+        "Your code:" not in nudge.payload["text"]
+        and store.anna.code not in nudge.payload["html"].split("/r/")[0]
+    )
+    assert f"Your link: https://referrals.example.test/r/{store.anna.code}" in nudge.payload["text"]
+
+
 @pytest.mark.parametrize(
     "shared", ["clicked", "invited", "referred", "joined long ago", "program paused", "off"]
 )
