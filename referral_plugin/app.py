@@ -113,6 +113,7 @@ def create_app(
     )
     from referral_plugin.web.dashboard import advocates as dashboard_advocates
     from referral_plugin.web.dashboard import analytics as dashboard_analytics
+    from referral_plugin.web.dashboard import experiments as dashboard_experiments
     from referral_plugin.web.dashboard import integrations as dashboard_integrations
     from referral_plugin.web.dashboard import pages as dashboard_pages
     from referral_plugin.web.dashboard import review as dashboard_review
@@ -160,6 +161,7 @@ def create_app(
     app.register_blueprint(dashboard_analytics.blueprint)
     app.register_blueprint(dashboard_review.blueprint)
     app.register_blueprint(dashboard_integrations.blueprint)
+    app.register_blueprint(dashboard_experiments.blueprint)
     app.register_blueprint(dashboard_segments.blueprint)
     app.register_blueprint(contest_pages_web.blueprint)
     logger.info(

@@ -1,0 +1,89 @@
+"""The dashboard's A/B test pages: the programs that run (or ran) a test, and one test's results
+per group with the comparisons in words (`services.experiments.experiment_results`, the same
+numbers as `GET /api/v1/programs/<id>/experiment`).
+
+A test is set on the program (its `experiment`); these pages only read. Each group's offer is
+written as the shoppers of that group read it (`domain.experiments.program_for`), in the
+dashboard's language. Dates are whole UTC days; a bad one answers 422 at its field.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from flask import Blueprint, request
+from flask_babel import force_locale
+
+from referral_plugin.app import app_services
+from referral_plugin.domain.experiments import HOLDOUT, program_for
+from referral_plugin.domain.offers import describe_offer
+from referral_plugin.domain.programs import Program
+from referral_plugin.errors import ValidationError
+from referral_plugin.query_dates import query_date
+from referral_plugin.services.experiments import experiment_results
+from referral_plugin.services.programs import get_program, list_programs
+from referral_plugin.web.dashboard.access import current_merchant, guard, utc_now
+from referral_plugin.web.dashboard.render import LOCALE, render_page
+from referral_plugin.web.offer_text import offer_headline
+
+blueprint = Blueprint("dashboard_experiments", __name__, url_prefix="/admin/experiments")
+guard(blueprint)
+
+
+@blueprint.get("")
+def experiments() -> tuple[str, int]:
+    shop_id = current_merchant().shop_id
+    with app_services().sessions.begin() as session:
+        running = [program for program in list_programs(session, shop_id) if program.experiment]
+    return render_page(
+        "dashboard/experiments.html", tests=running, store=current_merchant().shop_name
+    )
+
+
+@blueprint.get("/<int:program_id>")
+def experiment(program_id: int) -> tuple[str, int]:
+    shop_id = current_merchant().shop_id
+    dates = {name: request.args.get(name, "") for name in ("from", "to")}
+    with app_services().sessions.begin() as session:
+        program = get_program(session, shop_id, program_id)  # NotFound: the 404 page
+        try:
+            since, until = _window()
+            results = experiment_results(
+                session, shop_id, program_id, since=since, until=until, now=utc_now()
+            )
+        except ValidationError as exc:
+            errors = {_field(error.field): error.message for error in exc.errors}
+            return render_page(
+                "dashboard/experiment.html", 422, program=program, results=None,
+                offers={}, dates=dates, errors=errors,
+            )  # fmt: skip
+    return render_page(
+        "dashboard/experiment.html", program=program, results=results,
+        offers=_offers(program, results), dates=dates, errors={},
+    )  # fmt: skip
+
+
+def _window() -> tuple[datetime | None, datetime | None]:
+    """[from, to] as whole UTC days: from's midnight to the midnight after to."""
+    first, last = query_date("from"), query_date("to")
+    since = None if first is None else datetime.combine(first, time(), tzinfo=UTC)
+    until = None if last is None else datetime.combine(last + timedelta(days=1), time(), tzinfo=UTC)
+    return since, until
+
+
+def _field(name: str) -> str:
+    """The service says since/until; the page's fields are from/to."""
+    return {"since": "from", "until": "to"}.get(name, name)
+
+
+def _offers(program: Program, results: dict[str, Any]) -> dict[str, str]:
+    """Each group's offer as its shoppers read it."""
+    store = current_merchant().shop_name
+    with force_locale(LOCALE):
+        return {
+            group["key"]: "No program (holdout)"
+            if group["key"] == HOLDOUT
+            else offer_headline(describe_offer(program_for(program, group["key"])), store)
+            for group in results["groups"]
+        }
