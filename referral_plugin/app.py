@@ -23,6 +23,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from referral_plugin import migrations
 from referral_plugin.crypto import SecretBox
 from referral_plugin.db import make_engine, make_sessionmaker
+from referral_plugin.models.types import MAX_ROW_ID
 from referral_plugin.settings import Settings
 
 EXTENSION_KEY = "referral_plugin"
@@ -65,9 +66,6 @@ def reward_code_key(settings: Settings) -> bytes:
     Every process (web, worker, CLI) derives the same key, so a retried issue finds its code.
     """
     return hmac.new(settings.secret_key.encode(), REWARD_CODE_KEY_PURPOSE, hashlib.sha256).digest()
-
-
-MAX_ROW_ID = 2**63 - 1  # our ids are BIGINT
 
 
 def refuse_ids_out_of_range(endpoint: str | None, values: dict[str, Any] | None) -> None:

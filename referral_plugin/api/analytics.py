@@ -22,6 +22,7 @@ from referral_plugin.app import app_services
 from referral_plugin.domain.metrics import ComparedMetric, Unit, Value, format_value
 from referral_plugin.domain.money import minor_unit
 from referral_plugin.errors import ValidationError
+from referral_plugin.models.types import row_id
 from referral_plugin.query_dates import query_dates
 from referral_plugin.services.analytics import DayRange, Preset, ShopAnalytics, shop_analytics
 from referral_plugin.services.analytics_series import Series
@@ -54,9 +55,10 @@ def requested_program() -> int | None:
     raw = request.args.get("program_id", "").strip()
     if not raw:
         return None
-    if not raw.isdigit() or not 0 < int(raw) < 2**63:
+    program_id = row_id(raw)
+    if program_id is None:
         raise ValidationError.single("program_id", "must be a program's id (a positive number)")
-    return int(raw)
+    return program_id
 
 
 def analytics_body(found: ShopAnalytics) -> dict[str, Any]:

@@ -11,29 +11,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify, request, url_for
+from flask import Blueprint, jsonify, url_for
 
 from referral_plugin.api.admin import created, json_object_body, query_int, utc_now
 from referral_plugin.api.auth import authenticate_shop, current_shop_id
 from referral_plugin.app import app_services
-from referral_plugin.errors import NotFound
 from referral_plugin.services import contest_draws, contests
 
-MAX_ID = 2**63 - 1  # BIGINT: a larger id names nothing, and must not reach PostgreSQL
 ACTOR = "admin_api"  # the shop's API credentials: the admin API has no per-person identity
 DEFAULT_TOP = 10
 MAX_TOP = 100
 
 blueprint = Blueprint("contests_api", __name__, url_prefix="/api/v1/programs/<int:program_id>")
 blueprint.before_request(authenticate_shop)
-
-
-@blueprint.before_request
-def _ids_in_range() -> None:
-    """An id past BIGINT answers 404 like any unknown id (after authentication)."""
-    for name, value in (request.view_args or {}).items():
-        if isinstance(value, int) and value > MAX_ID:
-            raise NotFound(name.removesuffix("_id"), value)
 
 
 @blueprint.get("/contest")

@@ -22,6 +22,14 @@ metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 # BIGINT keys on PostgreSQL; INTEGER on SQLite, where only INTEGER PRIMARY KEY autoincrements.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+MAX_ROW_ID = 2**63 - 1  # the largest BigId: an id in a request beyond it names no row
+
+
+def row_id(raw: str) -> int | None:
+    """`raw` (from a query string or a form) as a row id, 1 to MAX_ROW_ID; else None."""
+    raw = raw.strip()
+    return int(raw) if raw.isdigit() and 0 < int(raw) <= MAX_ROW_ID else None
+
 
 # Money: 14 digits, 2 decimals, always with a sibling `currency` column. Percent-derived
 # values are rounded to the currency's minor unit before they are stored.

@@ -12,6 +12,7 @@ from flask import request
 
 from referral_plugin.domain.days import RangeName, named_range
 from referral_plugin.errors import FieldError, ValidationError
+from referral_plugin.models.types import row_id
 from referral_plugin.query_dates import query_dates
 from referral_plugin.services.analytics import DayRange
 
@@ -27,7 +28,6 @@ PERIODS = (
     (RangeName.YEAR_TO_DATE.value, "Year to date"),
     (CUSTOM, "Custom dates"),
 )
-MAX_ID = 2**63
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,7 +84,7 @@ def _id(raw: str, field: str, errors: list[FieldError]) -> int | None:
     """An id from the query ('' is none); a value that is not one is an error on `field`."""
     if not raw:
         return None
-    if raw.isdigit() and 0 < int(raw) < MAX_ID:
-        return int(raw)
+    if (found := row_id(raw)) is not None:
+        return found
     errors.append(FieldError(field, "choose one from the list"))
     return None

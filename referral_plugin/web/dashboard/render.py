@@ -16,6 +16,7 @@ from babel.numbers import format_currency
 from flask import g, render_template, request
 
 from referral_plugin.app import app_services
+from referral_plugin.models.types import row_id
 from referral_plugin.web.csrf import csrf_token
 
 STATIC_FOLDER = Path(__file__).resolve().parents[3] / "static" / "dashboard"
@@ -63,8 +64,7 @@ def offset_of(page: int) -> int:
 
 def id_arg(name: str) -> int | None:
     """A positive id from the query (None when missing or not an id)."""
-    raw = request.args.get(name, "")
-    return int(raw) if raw.isdigit() and 0 < int(raw) < 2**63 else None
+    return row_id(request.args.get(name, ""))
 
 
 def enum_arg(name: str, choices: type[E]) -> E | None:

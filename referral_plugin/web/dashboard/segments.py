@@ -17,6 +17,7 @@ from flask import Blueprint, Response, redirect, request, url_for
 from referral_plugin.app import app_services
 from referral_plugin.email_links import email_hash_key
 from referral_plugin.errors import Conflict, ValidationError
+from referral_plugin.models.types import row_id
 from referral_plugin.services import dashboard_totals as totals
 from referral_plugin.services import segment_invites, segments
 from referral_plugin.services.segment_invites import InviteRequest
@@ -140,4 +141,4 @@ def _cursor(args: Any) -> str | None:
 
 
 def _id(raw: str) -> int | None:
-    return int(raw) if raw.isdigit() and 0 < int(raw) < 2**63 else None
+    return row_id(raw)
