@@ -26,6 +26,7 @@ from referral_plugin.domain.programs import Program
 from referral_plugin.errors import FieldError, ValidationError
 from referral_plugin.services import advocates, programs
 
+API_ACTOR = "admin-api"  # the audit actor of changes made through the API
 MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 50
 ENROLLMENT_FIELDS = {"program_id", "email", "first_name", "last_name", "customer_id"}
@@ -51,7 +52,9 @@ def list_programs() -> Any:
 def create_program() -> Any:
     data = json_object_body()
     with app_services().sessions.begin() as session:
-        program = programs.create_program(session, current_shop_id(), data, now=utc_now())
+        program = programs.create_program(
+            session, current_shop_id(), data, now=utc_now(), actor=API_ACTOR
+        )
         [shown] = _shown(session, [program])
     location = url_for(".get_program", program_id=program.id)
     return created(shown, location)
@@ -70,7 +73,7 @@ def update_program(program_id: int) -> Any:
     data = json_object_body()
     with app_services().sessions.begin() as session:
         program = programs.update_program(
-            session, current_shop_id(), program_id, data, now=utc_now()
+            session, current_shop_id(), program_id, data, now=utc_now(), actor=API_ACTOR
         )
         [shown] = _shown(session, [program])
     return jsonify(shown)

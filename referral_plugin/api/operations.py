@@ -18,6 +18,7 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 
 from referral_plugin.api.admin import (
+    API_ACTOR,
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
     is_integer,
@@ -36,7 +37,6 @@ from referral_plugin.services.review_queue import ReviewDecision
 blueprint = Blueprint("operations_api", __name__, url_prefix="/api/v1")
 blueprint.before_request(authenticate_shop)
 
-API_ACTOR = "admin-api"  # the audit actor of changes made through the API
 REVIEW_FIELDS = {"ids", "decision", "note"}
 ADJUSTMENT_FIELDS = {"amount", "reason"}
 

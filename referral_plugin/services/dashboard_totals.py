@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -83,3 +84,34 @@ def program_choices(session: Session, shop_id: int) -> list[tuple[int, str]]:
         select(Program.id, Program.name).where(Program.shop_id == shop_id).order_by(Program.id)
     ).all()
     return [(int(row[0]), str(row[1])) for row in rows]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProgramCounts:
+    advocates: int = 0
+    referrals: int = 0
+
+
+def counts_by_program(session: Session, shop_id: int) -> dict[int, ProgramCounts]:
+    """Advocates and referrals of each of the shop's programs that has any, by program id."""
+    advocates = _count_by_program(
+        session, Advocate.program_id, Advocate.id, Advocate.shop_id, shop_id
+    )
+    referrals = _count_by_program(
+        session, Referral.program_id, Referral.id, Referral.shop_id, shop_id
+    )
+    return {
+        program_id: ProgramCounts(
+            advocates=advocates.get(program_id, 0), referrals=referrals.get(program_id, 0)
+        )
+        for program_id in advocates.keys() | referrals.keys()
+    }
+
+
+def _count_by_program(
+    session: Session, program_id: Any, row_id: Any, row_shop_id: Any, shop_id: int
+) -> dict[int, int]:
+    rows = session.execute(
+        select(program_id, func.count(row_id)).where(row_shop_id == shop_id).group_by(program_id)
+    )
+    return {int(program): int(count) for program, count in rows}

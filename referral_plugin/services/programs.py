@@ -1,4 +1,6 @@
-"""Program use cases: create, update (partial), read and list a shop's referral programs."""
+"""Program use cases: create, update (partial), check a draft, read and list a shop's referral
+programs. Changes made with an `actor` are recorded in the audit log (the changed top-level
+parts, never their values)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from ..domain.programs import Program
 from ..errors import Conflict, FieldError, NotFound, ValidationError
 from ..models import ExperimentAssignment, ProgramStatus, Shop
 from ..models import Program as ProgramRow
+from .audit import record_audit
 from .snapshots import load_program
 
 
@@ -32,24 +35,27 @@ def _status(program: Program) -> ProgramStatus:
 
 
 def create_program(
-    session: Session, shop_id: int, data: dict[str, Any], *, now: datetime
+    session: Session,
+    shop_id: int,
+    data: dict[str, Any],
+    *,
+    now: datetime,
+    actor: str | None = None,
 ) -> Program:
     """Validate `data` and store a new program in the shop's currency; returns it with its id.
 
     Raises NotFound (shop) or ValidationError naming every wrong field. Not idempotent.
     """
-    shop = session.scalars(select(Shop).where(Shop.id == shop_id)).one_or_none()
-    if shop is None:
-        raise NotFound("shop", shop_id)
     program = _validated(
-        _experiment_starting(data, now), shop_id=shop_id, program_id=0, currency=shop.currency
+        _experiment_starting(data, now), shop_id=shop_id, program_id=0,
+        currency=shop_currency(session, shop_id),
     )
     row = ProgramRow(
         shop_id=shop_id,
         name=program.name,
         kind=program.kind,
         status=_status(program),
-        currency=shop.currency,
+        currency=program.currency,
         public_id=new_public_id(),
         config={},
         created_at=now,
@@ -60,7 +66,22 @@ def create_program(
     program = dataclasses.replace(program, id=row.id)
     row.config = program_to_dict(program)
     session.flush()
+    _audit(session, program, actor, "program.created", sorted(data), now)
     return program
+
+
+def draft_program(
+    session: Session, shop_id: int, data: dict[str, Any], *, program_id: int | None = None
+) -> Program:
+    """The program `create_program` (no `program_id`) or `update_program` would store for
+    `data`, validated the same way, without writing anything. Raises NotFound or
+    ValidationError."""
+    if program_id is None:
+        currency = shop_currency(session, shop_id)
+        return _validated(data, shop_id=shop_id, program_id=0, currency=currency)
+    row = _row(session, shop_id, program_id)
+    merged = {**row.config, **data}
+    return _validated(merged, shop_id=shop_id, program_id=row.id, currency=row.currency)
 
 
 def new_public_id() -> str:
@@ -69,7 +90,13 @@ def new_public_id() -> str:
 
 
 def update_program(
-    session: Session, shop_id: int, program_id: int, data: dict[str, Any], *, now: datetime
+    session: Session,
+    shop_id: int,
+    program_id: int,
+    data: dict[str, Any],
+    *,
+    now: datetime,
+    actor: str | None = None,
 ) -> Program:
     """Merge the given top-level keys onto the stored program and validate the whole.
 
@@ -89,6 +116,7 @@ def update_program(
     row.status = _status(program)
     row.updated_at = now
     session.flush()
+    _audit(session, program, actor, "program.updated", sorted(data), now)
     return program
 
 
@@ -137,6 +165,29 @@ def list_programs(session: Session, shop_id: int) -> list[Program]:
         select(ProgramRow).where(ProgramRow.shop_id == shop_id).order_by(ProgramRow.id)
     ).all()
     return [load_program(row) for row in rows]
+
+
+def shop_currency(session: Session, shop_id: int) -> str:
+    """The shop's currency (every program of the shop has it); raises NotFound."""
+    currency = session.scalar(select(Shop.currency).where(Shop.id == shop_id))
+    if currency is None:
+        raise NotFound("shop", shop_id)
+    return currency
+
+
+def _audit(
+    session: Session,
+    program: Program,
+    actor: str | None,
+    action: str,
+    parts: list[str],
+    now: datetime,
+) -> None:
+    if actor is not None:
+        record_audit(
+            session, program.shop_id, actor=actor, action=action, subject_type="program",
+            subject_id=program.id, details={"parts": parts, "active": program.active}, now=now,
+        )  # fmt: skip
 
 
 def _row(session: Session, shop_id: int, program_id: int) -> ProgramRow:

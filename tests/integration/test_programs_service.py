@@ -5,12 +5,16 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from referral_plugin.domain.programs import ProgramKind
 from referral_plugin.errors import NotFound, ValidationError
+from referral_plugin.models import AuditEntry
+from referral_plugin.models import Program as ProgramRow
 from referral_plugin.services.programs import (
     create_program,
+    draft_program,
     get_program,
     list_programs,
     update_program,
@@ -65,3 +69,39 @@ def test_programs_are_scoped_to_their_shop(session: Session) -> None:
     with pytest.raises(NotFound):
         update_program(session, other.id, program.id, {"hold_days": 1}, now=NOW)
     assert list_programs(session, other.id) == []
+
+
+def test_changes_with_an_actor_are_in_the_audit_log(session: Session) -> None:
+    shop = b.shop(session)
+    program = create_program(session, shop.id, b.ONE_SIDED, now=NOW, actor="merchant:a@b.c")
+    update_program(session, shop.id, program.id, {"active": False}, now=NOW, actor="admin-api")
+    update_program(session, shop.id, program.id, {"hold_days": 3}, now=NOW)  # no actor: none
+
+    entries = session.scalars(
+        select(AuditEntry).where(AuditEntry.shop_id == shop.id).order_by(AuditEntry.id)
+    ).all()
+    assert [(e.action, e.actor, e.subject_id, e.details) for e in entries] == [
+        ("program.created", "merchant:a@b.c", str(program.id),
+         {"parts": ["advocate_reward", "hold_days", "kind", "name"], "active": True}),
+        ("program.updated", "admin-api", str(program.id), {"parts": ["active"], "active": False}),
+    ]  # fmt: skip
+
+
+def test_a_draft_is_validated_like_a_save_and_writes_nothing(session: Session) -> None:
+    shop = b.shop(session)
+    program = create_program(session, shop.id, b.ONE_SIDED, now=NOW)
+    before = session.scalar(select(func.count()).select_from(ProgramRow))
+
+    draft = draft_program(session, shop.id, {"hold_days": 9}, program_id=program.id)
+    new = draft_program(session, shop.id, b.TWO_SIDED)
+
+    assert (draft.id, draft.hold_days, draft.name) == (program.id, 9, "Give 10")  # merged
+    assert (new.id, new.currency, new.kind) == (0, "USD", ProgramKind.TWO_SIDED)
+    with pytest.raises(ValidationError) as caught:
+        draft_program(session, shop.id, {"friend_reward": {"kind": "points", "points": 5}},
+                      program_id=program.id)  # fmt: skip
+    assert [e.field for e in caught.value.errors] == ["friend_reward"]
+    with pytest.raises(NotFound):
+        draft_program(session, b.shop(session, "other.myshopify.com").id, {}, program_id=program.id)
+    assert session.scalar(select(func.count()).select_from(ProgramRow)) == before
+    assert get_program(session, shop.id, program.id) == program
