@@ -114,6 +114,7 @@ def create_app(
     from referral_plugin.web.dashboard import experiments as dashboard_experiments
     from referral_plugin.web.dashboard import integrations as dashboard_integrations
     from referral_plugin.web.dashboard import pages as dashboard_pages
+    from referral_plugin.web.dashboard import programs as dashboard_programs
     from referral_plugin.web.dashboard import review as dashboard_review
     from referral_plugin.web.dashboard import segments as dashboard_segments
     from referral_plugin.web.dashboard import sign_in as dashboard_sign_in
@@ -161,6 +162,7 @@ def create_app(
     app.register_blueprint(dashboard_integrations.blueprint)
     app.register_blueprint(dashboard_experiments.blueprint)
     app.register_blueprint(dashboard_segments.blueprint)
+    app.register_blueprint(dashboard_programs.blueprint)
     app.register_blueprint(contest_pages_web.blueprint)
     logger.info(
         "app created", extra={"environment": settings.environment, "dialect": _dialect(settings)}

@@ -47,14 +47,15 @@ def describe_offer(program: Program) -> OfferDescription:
         advocate_spec, milestone = program.every_n.reward, program.every_n.n
     minimum = program.conditions.minimum_subtotal
     return OfferDescription(
-        friend=_terms(program.friend_reward, program.currency),
-        advocate=_terms(advocate_spec, program.currency),
+        friend=reward_terms(program.friend_reward, program.currency),
+        advocate=reward_terms(advocate_spec, program.currency),
         minimum_subtotal=None if minimum is None else Money(minimum, program.currency),
         milestone_count=milestone,
     )
 
 
-def _terms(spec: RewardSpec | None, currency: str) -> RewardTerms | None:
+def reward_terms(spec: RewardSpec | None, currency: str) -> RewardTerms | None:
+    """One reward as a shopper reads it (None for no reward)."""
     if spec is None:
         return None
     label = spec.charity if spec.kind is RewardKind.CHARITY else spec.description

@@ -38,6 +38,7 @@
       });
       updateBulk(form);
     });
+    document.dispatchEvent(new Event("dashboard:page"));  // page scripts set themselves up
   }
 
   document.addEventListener("change", function (event) {

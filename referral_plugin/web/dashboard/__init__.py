@@ -10,7 +10,11 @@
 - `experiments`: A/B tests and each one's results per group.
 - `integrations`: the merchant's webhooks and CSV downloads.
 - `segments`: the Grow page (customers of a segment, invited as advocates in one action).
+- `programs`: the programs (pause, resume), the guided setup and editing with a live preview;
+  `program_form` (form → program JSON), `program_values` (defaults, program → form, the
+  codec's errors at the inputs), `program_preview` (the shopper pages for a draft).
 - `render`: page rendering, words and money for the templates, paging.
 
-Templates are in `templates/dashboard/`, the stylesheet and script in `static/dashboard/`.
+Templates are in `templates/dashboard/`, the stylesheet and scripts in `static/dashboard/`
+(`program_setup.js`: the setup form's steps, shown inputs and live preview).
 """
