@@ -33,7 +33,7 @@ REWARD_META_KEY = "referral_plugin_reward_id"
 FRIEND_CODE_META_KEY = "referral_plugin_friend_code_id"  # a friend's claimed code
 PROGRAM_META_KEY = "referral_plugin_program_id"
 UNSUPPORTED = "unsupported_reward_kind"
-_SUPPORTED = frozenset(
+ISSUED_KINDS = frozenset(  # the reward kinds a coupon can be
     {
         RewardKind.PERCENT_DISCOUNT,
         RewardKind.FIXED_DISCOUNT,
@@ -103,7 +103,7 @@ def friend_coupon(code: str, offer: FriendCodeOffer) -> dict[str, Any]:
 def _discount(
     kind: RewardKind, amount: Decimal | None, percent: Decimal | None, product_id: str | None
 ) -> dict[str, Any]:
-    if kind not in _SUPPORTED:
+    if kind not in ISSUED_KINDS:
         raise StoreClientError(
             f"WooCommerce has no core equivalent of a {kind} reward: choose a discount, free "
             "shipping or free product reward for WooCommerce stores",

@@ -478,3 +478,24 @@ def test_an_edit_previews_the_stored_program_with_the_forms_changes(
     assert answer["offer"] == "Give 15% off, get 20% of the order in store credit"
     assert "€30" in answer["advocate_html"]
     assert stored(app, shop.id, program.id)["conditions"]["minimum_subtotal"] is None
+
+
+def test_rewards_the_store_cannot_issue_are_marked_and_warned_of(
+    app: Flask, client: FlaskClient, shop: ConnectedShop
+) -> None:
+    page = client.get("/admin/programs/new").text
+    fields = changed(form_fields(page, FORM), {"advocate_reward.kind": "store_credit"})
+
+    answer = client.post("/admin/programs/preview", data=fields).json
+
+    assert ">Store credit (your store cannot issue it)</option>" in page  # WooCommerce
+    assert ">Amount off (a discount code)</option>" in page
+    assert "Your store cannot issue store credit" in answer["summary_html"]
+    shopify = connect_shop(app, Platform.SHOPIFY)
+    other = app.test_client()
+    sign_in(app, other, shopify.id)
+    shopify_page = other.get("/admin/programs/new").text
+    assert "cannot issue" not in shopify_page
+    credit = changed(form_fields(shopify_page, FORM), {"advocate_reward.kind": "store_credit"})
+    answer = other.post("/admin/programs/preview", data=credit).json
+    assert "cannot issue" not in answer["summary_html"]

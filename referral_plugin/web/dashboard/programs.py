@@ -17,9 +17,10 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, redirect, render_template, request, url_for
 from sqlalchemy.orm import Session
 
+from connectors.registry import ISSUED_REWARD_KINDS
 from referral_plugin.app import app_services
 from referral_plugin.domain.program_codec import program_to_dict
-from referral_plugin.domain.programs import Program
+from referral_plugin.domain.programs import STORE_ISSUED_KINDS, Program
 from referral_plugin.errors import NotFound, ValidationError
 from referral_plugin.services import dashboard_totals as totals
 from referral_plugin.services import programs as service
@@ -161,10 +162,12 @@ def _preview_answer(program: Program) -> dict[str, Any]:
 
 
 def summary_helpers(pages: Preview | None) -> dict[str, Any]:
-    """What `dashboard/_program_summary.html` needs besides `money` (every page has it)."""
+    """What `dashboard/_program_summary.html` (and the reward choices) need besides `money`
+    (every page has it): the reward kinds the merchant's store cannot issue among them."""
+    issued = ISSUED_REWARD_KINDS.get(current_merchant().platform, frozenset())
     return {
         "program": None if pages is None else pages.program, "reward_words": reward_words,
-        "one_second": timedelta(seconds=1),
+        "one_second": timedelta(seconds=1), "unavailable": STORE_ISSUED_KINDS - issued,
     }  # fmt: skip
 
 
