@@ -397,7 +397,12 @@ def test_pause_and_resume_go_through_the_service_with_an_audit_entry(
 ) -> None:
     with app_services(app).sessions.begin() as session:
         program = b.program(session, shop.id, b.ONE_SIDED)
-    csrf = csrf_from(client.get("/admin/programs").text)
+        b.advocate(session, shop.id, program.id)
+        b.advocate(session, shop.id, program.id, email="ben@example.com")
+    page = client.get("/admin/programs").text
+    assert '<td data-label="Advocates" class="number">2</td>' in page
+    assert '<td data-label="Referrals" class="number">0</td>' in page
+    csrf = csrf_from(page)
 
     paused = client.post(f"/admin/programs/{program.id}/pause", data={"csrf_token": csrf})
     listed = client.get(paused.headers["Location"]).text
