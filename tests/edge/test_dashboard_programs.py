@@ -504,3 +504,16 @@ def test_rewards_the_store_cannot_issue_are_marked_and_warned_of(
     credit = changed(form_fields(shopify_page, FORM), {"advocate_reward.kind": "store_credit"})
     answer = other.post("/admin/programs/preview", data=credit).json
     assert "cannot issue" not in answer["summary_html"]
+
+
+def test_a_tiered_program_without_milestones_is_told_at_the_milestones(
+    client: FlaskClient, shop: ConnectedShop
+) -> None:
+    blank = {
+        f"milestones.{row}.{name}": "" for row in range(3) for name in ("count", "reward.kind")
+    }
+    response = client.post("/admin/programs/new", data=new_form(client, kind="tiered", **blank))
+
+    assert response.status_code == 422
+    assert '<a href="#f-milestones">Milestones a tiered program needs at least one' in response.text
+    assert 'id="f-milestones" tabindex="-1"' in response.text
