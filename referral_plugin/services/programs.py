@@ -30,6 +30,12 @@ def _validated(data: Any, *, shop_id: int, program_id: int, currency: str) -> Pr
     return program
 
 
+def _validated_update(row: ProgramRow, data: dict[str, Any]) -> Program:
+    """The stored program with the given top-level keys replaced, validated as a whole."""
+    merged = {**row.config, **data}
+    return _validated(merged, shop_id=row.shop_id, program_id=row.id, currency=row.currency)
+
+
 def _status(program: Program) -> ProgramStatus:
     return ProgramStatus.ACTIVE if program.active else ProgramStatus.INACTIVE
 
@@ -47,7 +53,9 @@ def create_program(
     Raises NotFound (shop) or ValidationError naming every wrong field. Not idempotent.
     """
     program = _validated(
-        _experiment_starting(data, now), shop_id=shop_id, program_id=0,
+        _experiment_starting(data, now),
+        shop_id=shop_id,
+        program_id=0,
         currency=shop_currency(session, shop_id),
     )
     row = ProgramRow(
@@ -79,9 +87,7 @@ def draft_program(
     if program_id is None:
         currency = shop_currency(session, shop_id)
         return _validated(data, shop_id=shop_id, program_id=0, currency=currency)
-    row = _row(session, shop_id, program_id)
-    merged = {**row.config, **data}
-    return _validated(merged, shop_id=shop_id, program_id=row.id, currency=row.currency)
+    return _validated_update(_row(session, shop_id, program_id), data)
 
 
 def new_public_id() -> str:
@@ -107,8 +113,7 @@ def update_program(
     if not isinstance(data, dict):
         raise ValidationError.single("body", "must be an object")
     row = _row(session, shop_id, program_id)
-    merged = {**row.config, **_experiment_starting(data, now, row.config.get("experiment"))}
-    program = _validated(merged, shop_id=shop_id, program_id=row.id, currency=row.currency)
+    program = _validated_update(row, _experiment_starting(data, now, row.config.get("experiment")))
     _keep_assigned_variants(session, program)
     row.config = program_to_dict(program)
     row.name = program.name
