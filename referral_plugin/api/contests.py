@@ -13,12 +13,11 @@ from typing import Any
 
 from flask import Blueprint, jsonify, url_for
 
-from referral_plugin.api.admin import created, json_object_body, query_int, utc_now
+from referral_plugin.api.admin import API_ACTOR, created, json_object_body, query_int, utc_now
 from referral_plugin.api.auth import authenticate_shop, current_shop_id
 from referral_plugin.app import app_services
 from referral_plugin.services import contest_draws, contests
 
-ACTOR = "admin_api"  # the shop's API credentials: the admin API has no per-person identity
 DEFAULT_TOP = 10
 MAX_TOP = 100
 
@@ -41,7 +40,7 @@ def create_draw(program_id: int) -> Any:
     wanted = contest_draws.draw_request(json_object_body())
     with app_services().sessions.begin() as session:
         draw = contest_draws.draw_contest(
-            session, current_shop_id(), program_id, wanted, actor=ACTOR, now=utc_now()
+            session, current_shop_id(), program_id, wanted, actor=API_ACTOR, now=utc_now()
         )
     return created(draw, url_for(".get_draw", program_id=program_id, draw_id=draw["id"]))
 

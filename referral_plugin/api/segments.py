@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 
-from referral_plugin.api.admin import json_object_body, query_int, utc_now
+from referral_plugin.api.admin import API_ACTOR, json_object_body, query_int, utc_now
 from referral_plugin.api.auth import authenticate_shop, current_shop_id
 from referral_plugin.app import app_services
 from referral_plugin.domain.money import Money
@@ -24,7 +24,6 @@ from referral_plugin.services import segment_invites, segments
 from referral_plugin.services.segment_invites import InviteRequest
 from referral_plugin.services.segments import SegmentName, SegmentPage, SegmentQuery
 
-ACTOR = "admin_api"  # the shop's API credentials: the admin API has no per-person identity
 MAX_SPENT = Decimal("1000000000")
 INVITE_FIELDS = frozenset({"emails", "all", "days", "min_spent"})
 
@@ -68,7 +67,7 @@ def invite(program_id: int, segment: str) -> Any:
     with services.sessions.begin() as session:
         result = segment_invites.invite_segment(
             session, current_shop_id(), program_id, wanted,
-            email_key=email_hash_key(services.settings.secret_key), actor=ACTOR, now=utc_now(),
+            email_key=email_hash_key(services.settings.secret_key), actor=API_ACTOR, now=utc_now(),
         )  # fmt: skip
     return jsonify({"segment": segment, "program_id": program_id, **result.as_dict()})
 

@@ -25,7 +25,7 @@ from . import merchant_webhooks
 from .audit import record_audit
 from .webhook_endpoint_input import endpoint_fields
 
-ACTOR = "admin_api"
+ACTOR = "admin-api"  # the admin API's audit actor (`api.admin.API_ACTOR`)
 SECRET_PREFIX = "whsec_"  # noqa: S105  (a marker, not a secret)
 
 

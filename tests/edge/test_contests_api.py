@@ -148,7 +148,7 @@ def test_a_draw_is_created_listed_read_and_verified(
     assert {w["email"] for w in made["winners"]} == {"anna@example.com", "bea@example.com"}
     assert (made["entries"], made["advocates"], made["seed"]) == (3, 2, "winter-2020")
     assert made["algorithm"] == "hmac-sha256-rejection/v1" and len(made["entries_digest"]) == 64
-    assert made["drawn_by"] == "admin_api" and made["weighting"] == "per_entry"
+    assert made["drawn_by"] == "admin-api" and made["weighting"] == "per_entry"
 
     base = f"/programs/{ended.program_id}/contest/draws"
     assert shop.call("GET", f"{base}/{made['id']}").json == made

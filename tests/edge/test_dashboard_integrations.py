@@ -98,7 +98,7 @@ def test_a_merchant_adds_a_webhook_sees_the_secret_once_and_a_test_arrives_signe
                 AuditEntry.shop_id == shop_id, AuditEntry.subject_type == "webhook_endpoint"
             )
         ).all()
-    assert actors and all(actor != "admin_api" for actor in actors)  # the merchant did it
+    assert actors and all(actor != "admin-api" for actor in actors)  # the merchant did it
 
 
 def test_a_new_secret_signs_what_follows_and_the_old_one_no_longer_verifies(
