@@ -8,9 +8,11 @@ from __future__ import annotations
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -18,11 +20,17 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from werkzeug.serving import make_server
 
-from referral_plugin.app import app_services
+from referral_plugin.app import app_services, create_app
+from referral_plugin.services.merchant_sessions import start_session
+from referral_plugin.settings import Settings
+from referral_plugin.web.dashboard.access import COOKIE_PATH, SESSION_COOKIE
+from tests.conftest import TEST_ENCRYPTION_KEY
+from tests.inbox_support import own_database
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
+MERCHANT = "merchant:owner@example.com"  # the audit actor of a signed-in merchant
 # The flags this machine needs: no sandbox as root, and no background calls to Google's hosts
 # (the network is closed; without these Chromium retries them at every start).
 FLAGS = (
@@ -41,6 +49,12 @@ FLAGS = (
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[webdriver.Chrome]:
+    yield from chromium()
+
+
+def chromium(*extra_flags: str) -> Iterator[webdriver.Chrome]:
+    """A headless Chromium with FLAGS (and `extra_flags`) and a profile of its own, until the
+    generator is closed."""
     missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not Path(path).exists()]
     if missing:
         pytest.fail(
@@ -50,7 +64,7 @@ def browser() -> Iterator[webdriver.Chrome]:
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     profile = tempfile.mkdtemp(prefix="referral-browser-")
-    for flag in (*FLAGS, f"--user-data-dir={profile}"):
+    for flag in (*FLAGS, *extra_flags, f"--user-data-dir={profile}"):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(30)
@@ -76,6 +90,37 @@ def serve(app: Flask) -> Iterator[LiveApp]:
     finally:
         server.shutdown()
         app_services(app).engine.dispose()
+
+
+def live_app(
+    tmp_path: Path, *, clock: Callable[[], datetime] | None = None, **changes: Any
+) -> Iterator[LiveApp]:
+    """The app on loopback with a database of its own (`inbox_support.own_database`) and the
+    browser tests' settings (with `changes`), until the generator is closed."""
+    with own_database(tmp_path) as url:
+        settings = Settings(
+            database_url=url, secret_key="browser-secret-key", encryption_key=TEST_ENCRYPTION_KEY,
+            public_base_url="http://127.0.0.1", environment="test",
+            instance_path=tmp_path / "instance",
+        )  # fmt: skip
+        yield from serve(create_app(replace(settings, **changes), clock=clock))
+
+
+def with_session_cookie(
+    browser: webdriver.Chrome,
+    live: LiveApp,
+    shop_id: int,
+    actor: str = "merchant:owner@example.com",
+) -> None:
+    """The browser holds a dashboard session cookie for the shop, as after using the emailed
+    sign-in link (the link itself: test_dashboard.py)."""
+    with app_services(live.app).sessions.begin() as session:
+        started = start_session(
+            session, shop_id, actor=actor, now=datetime.now(tz=UTC), lifetime=timedelta(hours=1)
+        )
+    browser.delete_all_cookies()
+    browser.get(live.url + "/healthz")
+    browser.add_cookie({"name": SESSION_COOKIE, "value": started.token, "path": COOKIE_PATH})
 
 
 def screenshot(driver: webdriver.Chrome, name: str) -> Path:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -24,14 +24,9 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from referral_plugin.app import app_services, create_app
-from referral_plugin.services.merchant_sessions import start_session
-from referral_plugin.settings import Settings
-from referral_plugin.web.dashboard.access import COOKIE_PATH, SESSION_COOKIE
-from tests.browser.conftest import SCREENSHOTS, LiveApp, serve
-from tests.conftest import TEST_ENCRYPTION_KEY
+from referral_plugin.app import app_services
+from tests.browser.conftest import SCREENSHOTS, LiveApp, live_app, with_session_cookie
 from tests.dashboard_support import connect_shop
-from tests.inbox_support import own_database
 from tests.integration import builders as b
 from tests.integration.analytics_world import build_world
 
@@ -66,33 +61,19 @@ class Store:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    with own_database(tmp_path) as url:
-        settings = Settings(
-            database_url=url, secret_key="browser-secret-key", encryption_key=TEST_ENCRYPTION_KEY,
-            public_base_url="http://127.0.0.1", environment="test",
-            instance_path=tmp_path / "instance",
-        )  # fmt: skip
-        for live in serve(create_app(settings, clock=lambda: NOW)):
-            with app_services(live.app).sessions.begin() as session:
-                shop_id = build_world(session).shop_id
-                b.program(
-                    session, shop_id, b.ONE_SIDED, name="Spring",
-                    conditions={"starts_at": "2026-03-10T00:00:00Z",
-                                "ends_at": "2026-04-01T00:00:00Z"},
-                )  # fmt: skip
-            yield Store(live, shop_id)
+    for live in live_app(tmp_path, clock=lambda: NOW):
+        with app_services(live.app).sessions.begin() as session:
+            shop_id = build_world(session).shop_id
+            b.program(
+                session, shop_id, b.ONE_SIDED, name="Spring",
+                conditions={"starts_at": "2026-03-10T00:00:00Z",
+                            "ends_at": "2026-04-01T00:00:00Z"},
+            )  # fmt: skip
+        yield Store(live, shop_id)
 
 
 def sign_in(browser: webdriver.Chrome, store: Store, shop_id: int) -> None:
-    """The session cookie a used sign-in link would set (the link itself: test_dashboard)."""
-    with app_services(store.live.app).sessions.begin() as session:
-        token = start_session(
-            session, shop_id, actor="merchant:owner@example.com", now=datetime.now(tz=UTC),
-            lifetime=timedelta(hours=1),
-        ).token  # fmt: skip
-    browser.delete_all_cookies()
-    browser.get(store.url("/admin/login"))
-    browser.add_cookie({"name": SESSION_COOKIE, "value": token, "path": COOKIE_PATH})
+    with_session_cookie(browser, store.live, shop_id)
 
 
 def screenshot(browser: webdriver.Chrome, name: str, width: int) -> Path:

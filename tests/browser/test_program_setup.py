@@ -8,31 +8,25 @@ desktop widths."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 from sqlalchemy import select
 
-from referral_plugin.app import app_services, create_app
+from referral_plugin.app import app_services
 from referral_plugin.domain.events import Platform
 from referral_plugin.models import AuditEntry
-from referral_plugin.services.merchant_sessions import start_session
 from referral_plugin.services.programs import list_programs
 from referral_plugin.services.shops import add_shop
-from referral_plugin.settings import Settings
-from referral_plugin.web.dashboard.access import COOKIE_PATH, SESSION_COOKIE
-from tests.browser.conftest import CHROMEDRIVER, CHROMIUM, FLAGS, SCREENSHOTS, LiveApp, serve
+from tests.browser.conftest import SCREENSHOTS, LiveApp, chromium, live_app, with_session_cookie
 from tests.browser.test_dashboard import (  # noqa: F401 - `embedded` is a fixture
     API_KEY,
     API_SECRET,
@@ -42,8 +36,6 @@ from tests.browser.test_dashboard import (  # noqa: F401 - `embedded` is a fixtu
     heading,
     live_store,
 )
-from tests.conftest import TEST_ENCRYPTION_KEY
-from tests.inbox_support import own_database
 from tests.shopify_fake_oauth import session_token
 
 ACTOR = "merchant:owner@bella.example"
@@ -55,19 +47,7 @@ def browser() -> Iterator[webdriver.Chrome]:
     isolated in a process of their own (Chromium's default), the preview's frames are often
     left unpainted in a screenshot of the whole page. What the frames hold and may do (no
     script, no forms, no new windows) is the same."""
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    profile = tempfile.mkdtemp(prefix="referral-browser-")
-    flags = (*FLAGS, f"--user-data-dir={profile}", "--disable-features=IsolateSandboxedIframes")
-    for flag in flags:
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
+    yield from chromium("--disable-features=IsolateSandboxedIframes")
 
 
 @dataclass(frozen=True)
@@ -82,32 +62,19 @@ class Store:
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
     """A WooCommerce store without programs, on the app's own database."""
-    with own_database(tmp_path) as url:
-        settings = Settings(
-            database_url=url, secret_key="browser-secret-key", encryption_key=TEST_ENCRYPTION_KEY,
-            public_base_url="http://127.0.0.1", environment="test",
-            instance_path=tmp_path / "instance",
-        )  # fmt: skip
-        for live in serve(create_app(settings)):
-            with app_services(live.app).sessions.begin() as session:
-                shop = add_shop(
-                    session, platform=Platform.WOOCOMMERCE, domain="https://bella.example",
-                    currency="EUR", credentials={}, box=app_services(live.app).box,
-                    name="Bella Ceramics", email="owner@bella.example", now=datetime.now(tz=UTC),
-                )  # fmt: skip
-            yield Store(live, shop.id)
+    for live in live_app(tmp_path):
+        with app_services(live.app).sessions.begin() as session:
+            shop = add_shop(
+                session, platform=Platform.WOOCOMMERCE, domain="https://bella.example",
+                currency="EUR", credentials={}, box=app_services(live.app).box,
+                name="Bella Ceramics", email="owner@bella.example", now=datetime.now(tz=UTC),
+            )  # fmt: skip
+        yield Store(live, shop.id)
 
 
 def signed_in(browser: webdriver.Chrome, store: Store) -> None:
     """The browser holds a session cookie, as after using the emailed sign-in link."""
-    with app_services(store.live.app).sessions.begin() as session:
-        started = start_session(
-            session, store.shop_id, actor=ACTOR, now=datetime.now(tz=UTC),
-            lifetime=timedelta(hours=1),
-        )  # fmt: skip
-    browser.delete_all_cookies()
-    browser.get(store.url("/healthz"))
-    browser.add_cookie({"name": SESSION_COOKIE, "value": started.token, "path": COOKIE_PATH})
+    with_session_cookie(browser, store.live, store.shop_id, ACTOR)
 
 
 def frame_text(browser: webdriver.Chrome, selector: str) -> str:

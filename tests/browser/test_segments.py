@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,45 +15,27 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 from sqlalchemy import select
 
-from referral_plugin.app import app_services, create_app
+from referral_plugin.app import app_services
 from referral_plugin.email_links import email_hash_key
 from referral_plugin.models import Advocate, OutboxMessage
-from referral_plugin.services.merchant_sessions import start_session
-from referral_plugin.settings import Settings
-from referral_plugin.web.dashboard.access import COOKIE_PATH, SESSION_COOKIE
-from tests.browser.conftest import LiveApp, serve
+from tests.browser.conftest import LiveApp, live_app, with_session_cookie
 from tests.browser.test_dashboard import click, heading, screenshot, wait_for_page
-from tests.conftest import TEST_ENCRYPTION_KEY
-from tests.inbox_support import own_database
 from tests.integration.email_builders import Store
 from tests.integration.segment_builders import segment_store
 
 
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[tuple[LiveApp, Store]]:
-    with own_database(tmp_path) as url:
-        settings = Settings(
-            database_url=url, secret_key="browser-secret-key", encryption_key=TEST_ENCRYPTION_KEY,
-            public_base_url="http://127.0.0.1", environment="test",
-            instance_path=tmp_path / "instance",
-        )  # fmt: skip
-        for served in serve(create_app(settings)):
-            services = app_services(served.app)
-            with services.sessions.begin() as session:
-                domain = f"grow-{uuid.uuid4().hex[:8]}.myshopify.com"
-                store = segment_store(session, domain, email_hash_key(settings.secret_key))
-            yield served, store
+    for served in live_app(tmp_path):
+        services = app_services(served.app)
+        with services.sessions.begin() as session:
+            domain = f"grow-{uuid.uuid4().hex[:8]}.myshopify.com"
+            store = segment_store(session, domain, email_hash_key(services.settings.secret_key))
+        yield served, store
 
 
 def signed_in(browser: webdriver.Chrome, live: LiveApp, store: Store) -> None:
-    with app_services(live.app).sessions.begin() as session:
-        started = start_session(
-            session, store.shop.id, actor="merchant:owner@example.com",
-            now=datetime.now(tz=UTC), lifetime=timedelta(hours=1),
-        )  # fmt: skip
-    browser.delete_all_cookies()
-    browser.get(live.url + "/healthz")
-    browser.add_cookie({"name": SESSION_COOKIE, "value": started.token, "path": COOKIE_PATH})
+    with_session_cookie(browser, live, store.shop.id)
 
 
 def test_pick_a_segment_tick_two_customers_confirm_and_see_the_result(
