@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from ..domain.events import OrderEvent, Platform
 from ..models import DeliveryStatus, WebhookDelivery
+from .advocate_locks import lock_chunk_advocates
 from .deliveries import (
     DeliveryResult,
     DeliveryTranslator,
@@ -56,6 +57,8 @@ def process_order_deliveries(
     try:
         with session.begin_nested():
             applied = apply_order_batch(session, items, now=now, code_key=code_key)
+            # After the orders' locks, before the per-delivery path: see `advocate_locks`.
+            lock_chunk_advocates(session, [item for item in items if item.ref not in applied])
             if applied:
                 session.connection().execute(
                     _mark_done(), {"ids": sorted(applied), "now": now, "done": DeliveryStatus.DONE}

@@ -11,14 +11,24 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import OperationalError
 
 from connectors.registry import CONNECTORS
 from referral_plugin.app import AppServices, build_services
 from referral_plugin.domain.events import Platform
 from referral_plugin.inbox_worker import process_batch, process_chunk
-from referral_plugin.models import Conversion, DeliveryStatus, OrderEventRecord, WebhookDelivery
-from referral_plugin.services.deliveries import claim_deliveries
+from referral_plugin.models import (
+    Advocate,
+    Conversion,
+    DeliveryStatus,
+    OrderEventRecord,
+    WebhookDelivery,
+)
+from referral_plugin.services.advocate_locks import lock_chunk_advocates
+from referral_plugin.services.advocates import enroll_advocate
+from referral_plugin.services.deliveries import claim_deliveries, translate_delivery
+from referral_plugin.services.order_batches import BatchItem
 from referral_plugin.services.orders import apply_order_event
 from referral_plugin.settings import Settings
 from tests.conftest import TEST_ENCRYPTION_KEY
@@ -149,3 +159,44 @@ def test_apply_order_event_reports_a_duplicate_without_effect(
         again = apply_order_event(session, shop.shop_id, event, now=NOW, code_key=b"k")
         assert (first, again) == (True, False)
         assert len(session.scalars(select(Conversion)).all()) == 1
+
+
+def test_a_chunk_locks_the_advocates_its_orders_may_touch_before_processing(
+    services: AppServices, shop: ReferralShop
+) -> None:
+    """Two workers whose chunks hold the same advocates' referrals in opposite order would
+    deadlock; locking a chunk's advocates first, in id order, makes one wait instead."""
+    if services.engine.dialect.name != "postgresql":
+        pytest.skip("row locks: SQLite has one writer")
+    with services.sessions.begin() as session:
+        anna = session.scalars(select(Advocate.id).where(Advocate.shop_id == shop.shop_id)).one()
+        program_id = session.scalars(select(Advocate.program_id).where(Advocate.id == anna)).one()
+        ben = enroll_advocate(
+            session, shop.shop_id, program_id, email="ben@example.com", now=NOW
+        ).id
+    with services.sessions.begin() as session:
+        store(session, shop.shop_id, shop.domain, order_body(5201, code=shop.code), now=NOW)
+        store(session, shop.shop_id, shop.domain, order_body(5202), now=NOW)
+        deliveries = session.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id)).all()
+        events = [translate_delivery(d, CONNECTORS[Platform.SHOPIFY])[0] for d in deliveries[-2:]]
+    items = [BatchItem(n, shop.shop_id, event) for n, event in enumerate(events)]
+
+    with services.sessions.begin() as session:
+        assert lock_chunk_advocates(session, items) == 1
+        with services.engine.connect() as other:
+            anna_free = _lockable(other, anna)
+            ben_free = _lockable(other, ben)
+
+    assert (anna_free, ben_free) == (False, True)
+
+
+def _lockable(connection: Any, advocate_id: int) -> bool:
+    try:
+        with connection.begin():
+            connection.execute(
+                text("SELECT id FROM advocates WHERE id = :id FOR UPDATE NOWAIT"),
+                {"id": advocate_id},
+            )
+        return True
+    except OperationalError:
+        return False

@@ -1,0 +1,66 @@
+"""Locking the advocates a chunk of order events may touch, before any of them is processed.
+
+A worker applies a chunk of deliveries in one transaction; each referred order updates its
+advocate's row (successful referrals, balance, debt). Two workers whose chunks hold referrals
+of the same two advocates in opposite order would each lock one advocate and wait for the
+other: PostgreSQL breaks such a deadlock by failing one delivery (retried later, so nothing is
+lost, but late). So the chunk's advocates are locked first, in id order, in one statement,
+after the orders' advisory locks (`order_batches`) and before anything else: every worker then
+takes the locks in the same order and one simply waits for the other.
+
+The advocates a chunk may touch: the owners of the codes its orders carry, of the claims for
+their emails, and of the conversions already attributed to those orders. SQLite has one writer
+and needs none of this.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..domain.emails import identity_email
+from ..models import Advocate, Claim, Code, Conversion
+from .order_batches import BatchItem, per_shop
+from .snapshots import wanted_codes
+
+
+def lock_chunk_advocates(session: Session, items: Sequence[BatchItem]) -> int:
+    """Lock (FOR UPDATE, in id order) the advocates `items` may touch; returns how many. Only
+    on PostgreSQL; the caller owns the transaction, and the locks last until it ends."""
+    conn = session.connection()
+    dialect = conn.dialect.name
+    if dialect != "postgresql" or not items:
+        return 0
+    codes = {(item.shop_id, code) for item in items for code in wanted_codes(item.event)}
+    emails = {
+        (item.shop_id, email) for item in items if (email := identity_email(item.event.email))
+    }
+    orders = {(item.shop_id, item.event.order_id) for item in items}
+    owners = [
+        select(Code.advocate_id).where(per_shop(Code.shop_id, Code.normalized, codes, dialect)),
+        select(Claim.advocate_id).where(
+            per_shop(Claim.shop_id, Claim.identity_email, emails, dialect)
+        ),
+        select(Conversion.advocate_id).where(
+            per_shop(Conversion.shop_id, Conversion.order_id, orders, dialect),
+            Conversion.advocate_id.is_not(None),
+        ),
+    ]
+    wanted = {
+        advocate_id
+        for query, pairs in zip(owners, (codes, emails, orders), strict=True)
+        if pairs
+        for advocate_id in conn.execute(query).scalars()
+        if advocate_id is not None
+    }
+    if not wanted:
+        return 0
+    locked = conn.execute(
+        select(Advocate.id)
+        .where(Advocate.id.in_(sorted(wanted)))
+        .order_by(Advocate.id)
+        .with_for_update()
+    )
+    return len(locked.all())
