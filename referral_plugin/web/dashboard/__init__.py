@@ -7,6 +7,7 @@
 - `review`: the review queue (approve / reject flagged referrals, one or many).
 - `analytics`: the analytics page (`analytics_controls` reads the period and program asked
   for, `analytics_figures` writes the numbers, `web.analytics_charts` draws the charts).
+- `contests`: contests' standings, the winner draw and its check.
 - `experiments`: A/B tests and each one's results per group.
 - `integrations`: the merchant's webhooks and CSV downloads.
 - `segments`: the Grow page (customers of a segment, invited as advocates in one action).
