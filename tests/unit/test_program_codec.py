@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from referral_plugin.domain.program_codec import parse_program, program_to_dict
+from referral_plugin.domain.program_codec import parse_program, program_to_dict, variant_rewards
 from referral_plugin.domain.programs import (
     ClaimMode,
     FraudAction,
@@ -177,6 +177,44 @@ EXPERIMENT_CASES = [
      {"name": "C", "kind": "contest", "experiment": experiment()},
      "experiment.variants.1.advocate_reward"),
 ]  # fmt: skip
+
+# One valid program per kind, and a reward each side of a variant could replace it with.
+PROGRAM_OF_KIND: dict[ProgramKind, dict[str, Any]] = {
+    ProgramKind.ONE_SIDED: ONE_SIDED,
+    ProgramKind.TWO_SIDED: BASE,
+    ProgramKind.TIERED: {"name": "T", "kind": "tiered",
+                         "milestones": [{"count": 3, "reward": FIXED_10}]},
+    ProgramKind.CONTEST: {"name": "C", "kind": "contest"},
+    ProgramKind.CHARITY: {"name": "Ch", "kind": "charity",
+                          "advocate_reward": {"kind": "charity", "charity": "Red Cross",
+                                              "amount": "1"}},
+    ProgramKind.POINTS: {"name": "P", "kind": "points",
+                         "advocate_reward": {"kind": "points", "points": 10}},
+}  # fmt: skip
+REPLACEMENT = {
+    ProgramKind.CHARITY: {"kind": "charity", "charity": "Red Cross", "amount": "2"},
+    ProgramKind.POINTS: {"kind": "points", "points": 20},
+}
+
+
+@pytest.mark.parametrize(
+    ("kind", "side"),
+    [(kind, side) for kind in ProgramKind for side in ("advocate_reward", "friend_reward")],
+)
+def test_a_variant_may_replace_exactly_the_rewards_variant_rewards_names(
+    kind: ProgramKind, side: str
+) -> None:
+    reward = REPLACEMENT.get(kind, FIXED_10) if side == "advocate_reward" else PERCENT_15
+    variant = {**VARIANT_B, "advocate_reward": None, side: reward}
+    data = {**PROGRAM_OF_KIND[kind], "experiment": experiment(VARIANT_A, variant)}
+
+    program, errors = parse(data)
+
+    if side in variant_rewards(kind):
+        assert errors == [] and program is not None
+    else:
+        assert [field for field, _ in errors] == [f"experiment.variants.1.{side}"]
+
 
 CASES = [
     ("not an object", [], "body"),

@@ -20,7 +20,7 @@ from ..programs import (
     RewardSpec,
 )
 from ._conditions import cap_to_dict, conditions_to_dict, read_caps, read_conditions
-from ._experiment import experiment_to_dict, read_experiment
+from ._experiment import MAX_VARIANTS, experiment_to_dict, read_experiment
 from ._fields import (
     FieldErrors,
     read_bool,
@@ -43,6 +43,7 @@ from ._shopper import (
 )
 
 __all__ = [
+    "MAX_VARIANTS",
     "FieldErrors",
     "experiment_to_dict",
     "parse_program",
@@ -50,6 +51,7 @@ __all__ = [
     "program_from_dict",
     "program_to_dict",
     "reward_spec_to_dict",
+    "variant_rewards",
 ]
 
 READ_ONLY_FIELDS = ("id", "shop_id", "currency")
@@ -276,26 +278,50 @@ def _advocate_reward_of(kind: RewardKind) -> Callable[[Program, FieldErrors], No
     return check
 
 
+# The rewards an A/B test's variant may replace, by program kind: a contest has no reward per
+# referral, and a one-sided program gives the friend nothing. What a replacement must be (a
+# charity program's advocate reward is a donation) is checked on the variant's program.
+VARIANT_REWARDS: dict[ProgramKind, tuple[str, ...]] = {
+    ProgramKind.ONE_SIDED: ("advocate_reward",),
+    ProgramKind.TWO_SIDED: ("advocate_reward", "friend_reward"),
+    ProgramKind.TIERED: ("advocate_reward", "friend_reward"),
+    ProgramKind.CONTEST: (),
+    ProgramKind.CHARITY: ("advocate_reward", "friend_reward"),
+    ProgramKind.POINTS: ("advocate_reward", "friend_reward"),
+}
+
+
+def variant_rewards(kind: ProgramKind) -> tuple[str, ...]:
+    """The rewards ("advocate_reward", "friend_reward") a variant of a `kind` program may
+    replace; the dashboard's A/B test form offers only these."""
+    return VARIANT_REWARDS[kind]
+
+
 def check_experiment_fits_kind(program: Program, errors: FieldErrors) -> None:
-    """Each variant's program (`experiments.program_for`) must pass the checks the program
-    itself passes; errors name the variant's field, e.g. `experiment.variants.1.friend_reward`.
-    A contest has no per-referral reward, so its variants may not set one (a contest may still
-    run a holdout test). Milestones and every-N rewards are the program's in every variant."""
+    """Each variant may replace only the rewards of `variant_rewards`, and its program
+    (`experiments.program_for`) must pass the checks the program itself passes; errors name the
+    variant's field, e.g. `experiment.variants.1.friend_reward`. A contest may still run a
+    holdout test. Milestones and every-N rewards are the program's in every variant."""
     experiment = program.experiment
     if experiment is None:
         return
+    allowed = variant_rewards(program.kind)
     for index, variant in enumerate(experiment.variants):
         field = f"experiment.variants.{index}"
-        found: FieldErrors = []
-        if program.kind is ProgramKind.CONTEST:
-            for name in ("advocate_reward", "friend_reward"):
-                if getattr(variant, name) is not None:
-                    found.append((name, "a contest program has no reward to vary"))
-        seen = program_for(program, variant.key)
-        for check in KIND_CHECKS[program.kind]:
-            check(seen, found)
-        _claim_mode_needs_friend_reward(seen, found)
+        found: FieldErrors = [
+            (name, _NOT_VARIED.get(program.kind, f"is not allowed for a {program.kind} program"))
+            for name in ("advocate_reward", "friend_reward")
+            if getattr(variant, name) is not None and name not in allowed
+        ]
+        if not found:
+            seen = program_for(program, variant.key)
+            for check in KIND_CHECKS[program.kind]:
+                check(seen, found)
+            _claim_mode_needs_friend_reward(seen, found)
         errors.extend((f"{field}.{name}", message) for name, message in found)
+
+
+_NOT_VARIED = {ProgramKind.CONTEST: "a contest program has no reward to vary"}
 
 
 KIND_CHECKS: dict[ProgramKind, tuple[Callable[[Program, FieldErrors], None], ...]] = {
