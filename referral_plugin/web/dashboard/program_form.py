@@ -94,10 +94,10 @@ def program_data(form: MultiDict[str, str], current: dict[str, Any]) -> FormDraf
     parts = PARTS.get(kind, {})
     if kind in PARTS:
         for side in SIDES:
-            data[side] = _reward(form, side) if side in parts else None
+            data[side] = reward_data(form, side) if side in parts else None
         data["milestones"] = _milestones(form, rows) if "milestones" in parts else []
     data["caps"] = _caps(form, rows)
-    data["hold_days"] = _whole(form.get("hold_days", ""))
+    data["hold_days"] = whole(form.get("hold_days", ""))
     data["claim_mode"] = form.get("claim_mode") or None
     data["conditions"] = {**(current.get("conditions") or {}), **_conditions(form, current)}
     data["emails"] = {**(current.get("emails") or {}), **_emails(form)}
@@ -111,18 +111,19 @@ def _text(form: MultiDict[str, str], name: str) -> str | None:
     return form.get(name, "").strip() or None
 
 
-def _whole(raw: str) -> Any:
+def whole(raw: str) -> Any:
     """An int for a whole number; other text as given (the codec names what is wrong)."""
     text = raw.strip()
     return int(text) if WHOLE_NUMBER.match(text) else text
 
 
-def _optional_whole(form: MultiDict[str, str], name: str) -> Any:
+def _optionalwhole(form: MultiDict[str, str], name: str) -> Any:
     text = form.get(name, "").strip()
-    return None if not text else _whole(text)
+    return None if not text else whole(text)
 
 
-def _reward(form: MultiDict[str, str], prefix: str) -> dict[str, Any] | None:
+def reward_data(form: MultiDict[str, str], prefix: str) -> dict[str, Any] | None:
+    """The reward spec JSON of the inputs under `prefix` (None when no kind is chosen)."""
     kind = form.get(f"{prefix}.kind", "").strip()
     if not kind:
         return None
@@ -130,7 +131,7 @@ def _reward(form: MultiDict[str, str], prefix: str) -> dict[str, Any] | None:
     basis = form.get(f"{prefix}.basis", "fixed")
     for name in inputs_for(kind, basis):
         if name in ("points", "expires_in_days"):
-            spec[name] = _optional_whole(form, f"{prefix}.{name}")
+            spec[name] = _optionalwhole(form, f"{prefix}.{name}")
         else:
             spec[name] = _text(form, f"{prefix}.{name}")
     return spec
@@ -148,11 +149,11 @@ def _milestones(form: MultiDict[str, str], rows: dict[str, str]) -> list[dict[st
     for index in _rows(form, "milestones.{}.count"):
         prefix = f"milestones.{index}"
         count = form.get(f"{prefix}.count", "").strip()
-        reward = _reward(form, f"{prefix}.reward")
+        reward = reward_data(form, f"{prefix}.reward")
         if not count and reward is None:
             continue
         rows[f"milestones.{len(milestones)}"] = prefix
-        milestones.append({"count": _whole(count), "reward": reward})
+        milestones.append({"count": whole(count), "reward": reward})
     return milestones
 
 
@@ -184,13 +185,17 @@ def _conditions(form: MultiDict[str, str], current: dict[str, Any]) -> dict[str,
 def _day_start(
     form: MultiDict[str, str], name: str, stored: dict[str, Any], *, last_day: bool
 ) -> str | None:
+    return day_stamp(form.get(f"conditions.{name}", ""), stored.get(name), last_day=last_day)
+
+
+def day_stamp(text: str, stored: Any, *, last_day: bool) -> str | None:
     """A date input as the codec's UTC timestamp: the first day from its midnight, the last
     day until the next midnight. The stored timestamp is kept while its day is unchanged."""
-    text = form.get(f"conditions.{name}", "").strip()
+    text = text.strip()
     if not text:
         return None
-    if text == shown_day(stored.get(name), last_day=last_day):
-        return str(stored[name])
+    if text == shown_day(stored, last_day=last_day):
+        return str(stored)
     try:
         day = date.fromisoformat(text)
     except ValueError:
@@ -209,8 +214,8 @@ def shown_day(stamp: Any, *, last_day: bool) -> str:
 def _emails(form: MultiDict[str, str]) -> dict[str, Any]:
     return {
         "enabled": form.getlist("emails.enabled"),
-        "reminder_days_before": _optional_whole(form, "emails.reminder_days_before"),
-        "nudge_after_days": _optional_whole(form, "emails.nudge_after_days"),
+        "reminder_days_before": _optionalwhole(form, "emails.reminder_days_before"),
+        "nudge_after_days": _optionalwhole(form, "emails.nudge_after_days"),
     }
 
 

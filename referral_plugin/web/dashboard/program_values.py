@@ -61,11 +61,11 @@ def state_of_program(program: dict[str, Any], *, new: bool) -> FormState:
     for name in ("name", "kind", "hold_days", "claim_mode"):
         values[name] = _text(program.get(name))
     for side in ("advocate_reward", "friend_reward"):
-        _put_reward(values, side, program.get(side))
+        put_reward(values, side, program.get(side))
     milestones = program.get("milestones") or (DEFAULT_MILESTONES if new else [])
     for index, milestone in enumerate(milestones):
         values[f"milestones.{index}.count"] = _text(milestone.get("count"))
-        _put_reward(values, f"milestones.{index}.reward", milestone.get("reward"))
+        put_reward(values, f"milestones.{index}.reward", milestone.get("reward"))
     caps = program.get("caps") or []
     for index, cap in enumerate(caps or DEFAULT_CAPS):
         for name in ("scope", "metric", "limit", "period"):
@@ -102,7 +102,8 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _put_reward(values: MultiDict[str, str], prefix: str, spec: dict[str, Any] | None) -> None:
+def put_reward(values: MultiDict[str, str], prefix: str, spec: dict[str, Any] | None) -> None:
+    """The inputs under `prefix` showing the reward spec JSON `spec` (none: empty)."""
     values[f"{prefix}.kind"] = _text((spec or {}).get("kind"))
     for name in SPEC_INPUTS:
         values[f"{prefix}.{name}"] = _text((spec or {}).get(name))
@@ -129,13 +130,10 @@ def error_fields(errors: list[FieldError], draft: FormDraft) -> dict[str, list[s
 
 
 def input_for(path: str, draft: FormDraft) -> str:
-    for json_row, form_row in sorted(draft.rows.items(), key=lambda item: -len(item[0])):
-        if path == json_row or path.startswith(json_row + "."):
-            path = form_row + path[len(json_row) :]
-            break
+    path = form_row_path(path, draft)
     parts = path.split(".")
     if parts[0] in ("advocate_reward", "friend_reward") or parts[:1] == ["milestones"]:
-        return _reward_input(parts)
+        return reward_input(parts)
     if parts[0] == "conditions" and len(parts) > 1 and parts[1] in CONDITION_INPUTS:
         return ".".join(parts[:2])
     if parts[0] == "emails" and len(parts) > 1:
@@ -145,7 +143,15 @@ def input_for(path: str, draft: FormDraft) -> str:
     return ""
 
 
-def _reward_input(parts: list[str]) -> str:
+def form_row_path(path: str, draft: FormDraft) -> str:
+    """`path` with a list entry's JSON index renamed to the form row it came from."""
+    for json_row, form_row in sorted(draft.rows.items(), key=lambda item: -len(item[0])):
+        if path == json_row or path.startswith(json_row + "."):
+            return form_row + path[len(json_row) :]
+    return path
+
+
+def reward_input(parts: list[str]) -> str:
     """`advocate_reward` → `advocate_reward.kind`; `milestones.0.reward` → its kind;
     `milestones` → `milestones` (the list as a whole)."""
     if parts[0] == "milestones":
