@@ -112,6 +112,7 @@ def create_app(
     from referral_plugin.web.dashboard import advocates as dashboard_advocates
     from referral_plugin.web.dashboard import analytics as dashboard_analytics
     from referral_plugin.web.dashboard import contests as dashboard_contests
+    from referral_plugin.web.dashboard import experiment_setup as dashboard_experiment_setup
     from referral_plugin.web.dashboard import experiments as dashboard_experiments
     from referral_plugin.web.dashboard import integrations as dashboard_integrations
     from referral_plugin.web.dashboard import pages as dashboard_pages
@@ -163,6 +164,7 @@ def create_app(
     app.register_blueprint(dashboard_integrations.blueprint)
     app.register_blueprint(dashboard_experiments.blueprint)
     app.register_blueprint(dashboard_contests.blueprint)
+    app.register_blueprint(dashboard_experiment_setup.blueprint)
     app.register_blueprint(dashboard_segments.blueprint)
     app.register_blueprint(dashboard_programs.blueprint)
     app.register_blueprint(contest_pages_web.blueprint)

@@ -14,6 +14,7 @@ import random
 from collections.abc import Callable
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..domain.experiments import EnrollmentSource, choose_variant
@@ -56,3 +57,15 @@ def assign_group(
     )
     session.flush()
     return variant
+
+
+def assigned_program_ids(session: Session, shop_id: int) -> set[int]:
+    """The shop's programs that have assigned advocates to a group (whose test runs or ran,
+    so it has results), with or without an experiment now. Read-only."""
+    return set(
+        session.scalars(
+            select(ExperimentAssignment.program_id)
+            .where(ExperimentAssignment.shop_id == shop_id)
+            .distinct()
+        )
+    )

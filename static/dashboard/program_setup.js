@@ -6,6 +6,8 @@
 // - a live preview: the form is posted, debounced, to data-preview-url, which answers the
 //   shopper pages rendered for the draft (shown in sandboxed iframes), or its errors.
 // Inside Shopify admin the preview request carries the session token like every other request.
+// Other forms with reward inputs (<form data-reward-form data-reward-inputs>, the A/B test form)
+// get the same shown inputs per reward kind, and nothing else.
 (function () {
   "use strict";
 
@@ -204,12 +206,18 @@
 
   function setUp() {
     document.querySelectorAll("form[data-program-setup]").forEach(enhance);
+    document.querySelectorAll("form[data-reward-form]").forEach(function (form) {
+      form.querySelectorAll("[data-reward]").forEach(showRewardInputs);
+    });
   }
 
   function changed(event) {
     var form = event.target.form;
-    if (!form || !form.hasAttribute("data-program-setup")) return;
     var name = event.target.name || "";
+    if (form && form.hasAttribute("data-reward-form") && /\.(kind|basis)$/.test(name)) {
+      showRewardInputs(event.target.closest("[data-reward]"));
+    }
+    if (!form || !form.hasAttribute("data-program-setup")) return;
     form.setAttribute("data-edited", "");
     showQuickLaunch(form);
     if (name === "kind") showParts(form);

@@ -8,7 +8,8 @@
 - `analytics`: the analytics page (`analytics_controls` reads the period and program asked
   for, `analytics_figures` writes the numbers, `web.analytics_charts` draws the charts).
 - `contests`: contests' standings, the winner draw and its check.
-- `experiments`: A/B tests and each one's results per group.
+- `experiments`: A/B tests and each one's results per group; `experiment_setup` starts,
+  changes and ends a test (`experiment_form`: form ↔ the program's `experiment` JSON).
 - `integrations`: the merchant's webhooks and CSV downloads.
 - `segments`: the Grow page (customers of a segment, invited as advocates in one action).
 - `programs`: the programs (pause, resume), the guided setup and editing with a live preview;
@@ -17,5 +18,6 @@
 - `render`: page rendering, words and money for the templates, paging.
 
 Templates are in `templates/dashboard/`, the stylesheet and scripts in `static/dashboard/`
-(`program_setup.js`: the setup form's steps, shown inputs and live preview).
+(`program_setup.js`: the setup form's steps, shown inputs and live preview; the A/B test
+form's shown reward inputs).
 """
