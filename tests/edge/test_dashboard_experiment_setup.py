@@ -154,7 +154,7 @@ def test_the_suggested_test_compares_the_offer_with_five_points_more_for_friends
     offers = re.findall(r"<strong data-variant-offer>(.*?)</strong>", page.text)
     assert offers == ["Give 15% off, get 20% of the order in store credit",
                       "Give 20% off, get 20% of the order in store credit"]  # fmt: skip
-    assert "The program&#39;s own: 15% off" in page.text
+    assert "The friend gets (the program&#39;s own: 15% off)" in page.text
 
 
 def test_starting_a_test_sets_the_programs_experiment_audited_as_the_merchant(

@@ -24,6 +24,7 @@ from referral_plugin.domain.program_codec import experiment_to_dict, variant_rew
 from referral_plugin.domain.programs import Program, RewardKind
 from referral_plugin.errors import Conflict, ValidationError
 from referral_plugin.services import programs as service
+from referral_plugin.services.experiment_assignments import assigned_program_ids
 from referral_plugin.web.dashboard import experiment_form as shown
 from referral_plugin.web.dashboard.access import current_merchant, guard, utc_now
 from referral_plugin.web.dashboard.program_form import ADVOCATE_KINDS, REWARD_INPUTS
@@ -74,9 +75,11 @@ def _removed(stored: dict[str, Any] | None, sent: dict[str, Any]) -> list[str]:
 
 @blueprint.get("/<int:program_id>/end")
 def confirm_end(program_id: int) -> tuple[str, int]:
+    shop_id = current_merchant().shop_id
     with app_services().sessions.begin() as session:
-        program = service.get_program(session, current_merchant().shop_id, program_id)
-    return render_page("dashboard/experiment_end.html", program=program)
+        program = service.get_program(session, shop_id, program_id)
+        has_results = program_id in assigned_program_ids(session, shop_id)
+    return render_page("dashboard/experiment_end.html", program=program, has_results=has_results)
 
 
 @blueprint.post("/<int:program_id>/end")
