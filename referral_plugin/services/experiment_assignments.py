@@ -17,7 +17,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..domain.experiments import EnrollmentSource, choose_variant
+from ..domain.experiments import HOLDOUT, EnrollmentSource, choose_variant
 from ..domain.programs import Program
 from ..models import Advocate, ExperimentAssignment
 
@@ -66,6 +66,21 @@ def assigned_program_ids(session: Session, shop_id: int) -> set[int]:
         session.scalars(
             select(ExperimentAssignment.program_id)
             .where(ExperimentAssignment.shop_id == shop_id)
+            .distinct()
+        )
+    )
+
+
+def assigned_variants(session: Session, shop_id: int, program_id: int) -> set[str]:
+    """The variant keys (never the holdout) the program's advocates are assigned to. Read-only."""
+    return set(
+        session.scalars(
+            select(ExperimentAssignment.variant)
+            .where(
+                ExperimentAssignment.shop_id == shop_id,
+                ExperimentAssignment.program_id == program_id,
+                ExperimentAssignment.variant != HOLDOUT,
+            )
             .distinct()
         )
     )

@@ -13,13 +13,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..domain.experiments import HOLDOUT
 from ..domain.program_codec import parse_program, program_to_dict
 from ..domain.programs import Program
 from ..errors import Conflict, FieldError, NotFound, ValidationError
-from ..models import ExperimentAssignment, ProgramStatus, Shop
 from ..models import Program as ProgramRow
+from ..models import ProgramStatus, Shop
 from .audit import record_audit
+from .experiment_assignments import assigned_variants
 from .snapshots import load_program
 
 
@@ -140,17 +140,9 @@ def _keep_assigned_variants(session: Session, program: Program) -> None:
     offer and the results would silently change meaning."""
     if program.experiment is None:
         return
-    assigned = session.scalars(
-        select(ExperimentAssignment.variant)
-        .where(
-            ExperimentAssignment.shop_id == program.shop_id,
-            ExperimentAssignment.program_id == program.id,
-            ExperimentAssignment.variant != HOLDOUT,
-        )
-        .distinct()
-    )
+    assigned = assigned_variants(session, program.shop_id, program.id)
     kept = {variant.key for variant in program.experiment.variants}
-    dropped = sorted(set(assigned) - kept)
+    dropped = sorted(assigned - kept)
     if dropped:
         raise Conflict(
             f"advocates are assigned to variant(s) {', '.join(dropped)}: keep them (their "

@@ -18,8 +18,10 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from referral_plugin.app import app_services
+from referral_plugin.domain.experiments import EnrollmentSource
 from referral_plugin.domain.program_codec import program_to_dict
 from referral_plugin.models import AuditEntry, ExperimentAssignment
+from referral_plugin.services.advocates import enroll_advocate
 from referral_plugin.services.programs import get_program
 from tests.dashboard_support import (
     ConnectedShop,
@@ -212,6 +214,30 @@ def test_removing_a_variant_advocates_are_in_is_refused_in_words(
     assert 'name="experiment.variants.1.remove" value="1" id="f-experiment-variants-1-remove"\n' \
            '           checked' in refused.text  # fmt: skip
     assert stored(app, shop.id, program_id) == before
+
+
+def test_the_refusal_names_only_the_removed_variants_advocates_are_in(
+    app: Flask, client: FlaskClient, shop: ConnectedShop
+) -> None:
+    program_id = a_program(app, shop.id)
+    client.post(f"/admin/experiments/{program_id}/setup", data=shown_form(
+        client, program_id, experiment__variants__2__name="C"))  # fmt: skip
+    with app_services(app).sessions.begin() as session:
+        joined = enroll_advocate(
+            session, shop.id, program_id, email="bo@example.com", now=datetime.now(tz=UTC),
+            source=EnrollmentSource.API, random_value=lambda: 0.5,  # a, b, c by thirds: b
+        )  # fmt: skip
+    assert joined.variant == "b"
+    fields = shown_form(  # a one-variant test with a holdout is valid: only B's advocates stop it
+        client, program_id, experiment__variants__1__remove="1",
+        experiment__variants__2__remove="1", experiment__holdout_percent="10",
+    )  # fmt: skip
+
+    refused = client.post(f"/admin/experiments/{program_id}/setup", data=fields)
+
+    assert refused.status_code == 409
+    assert "advocates are already in the variant “B”." in re.sub(r"\s+", " ", refused.text)
+    assert len(stored(app, shop.id, program_id)["experiment"]["variants"]) == 3
 
 
 def test_a_variant_nobody_is_in_can_be_removed(

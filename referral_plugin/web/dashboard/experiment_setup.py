@@ -24,7 +24,10 @@ from referral_plugin.domain.program_codec import experiment_to_dict, variant_rew
 from referral_plugin.domain.programs import Program, RewardKind
 from referral_plugin.errors import Conflict, ValidationError
 from referral_plugin.services import programs as service
-from referral_plugin.services.experiment_assignments import assigned_program_ids
+from referral_plugin.services.experiment_assignments import (
+    assigned_program_ids,
+    assigned_variants,
+)
 from referral_plugin.web.dashboard import experiment_form as shown
 from referral_plugin.web.dashboard.access import current_merchant, guard, utc_now
 from referral_plugin.web.dashboard.program_form import ADVOCATE_KINDS, REWARD_INPUTS
@@ -60,17 +63,24 @@ def save_experiment(program_id: int) -> Response | tuple[str, int]:
     except ValidationError as invalid:
         errors = shown.error_fields(invalid.errors, draft)
         return _form_page(program, request.form, errors, 422)
-    except Conflict:
-        return _form_page(program, request.form, {}, 409, removed=_removed(stored, draft.data))
+    except Conflict:  # the only refusal: a removed variant has advocates
+        with app_services().sessions.begin() as session:
+            assigned = assigned_variants(session, merchant.shop_id, program_id)
+        removed = _removed(stored, draft.data, assigned)
+        return _form_page(program, request.form, {}, 409, removed=removed)
     done = "changed" if stored else "started"
     target = url_for("dashboard_experiments.experiment", program_id=program_id, done=done)
     return redirect(target, code=303)
 
 
-def _removed(stored: dict[str, Any] | None, sent: dict[str, Any]) -> list[str]:
-    """The names of the stored variants the form left out."""
+def _removed(stored: dict[str, Any] | None, sent: dict[str, Any], assigned: set[str]) -> list[str]:
+    """The names of the stored variants with advocates that the form left out."""
     kept = {variant["key"] for variant in sent["variants"]}
-    return [v["name"] for v in (stored or {}).get("variants", []) if v["key"] not in kept]
+    return [
+        v["name"]
+        for v in (stored or {}).get("variants", [])
+        if v["key"] not in kept and v["key"] in assigned
+    ]
 
 
 @blueprint.get("/<int:program_id>/end")
