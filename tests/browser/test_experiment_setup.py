@@ -80,6 +80,9 @@ def test_a_merchant_starts_a_test_with_a_richer_friend_offer_and_a_holdout_then_
     percent = browser.find_element(By.ID, "f-experiment-variants-1-friend_reward-percent")
     percent.clear()
     percent.send_keys("25")
+    click(browser, By.ID, "preview-offers")  # nothing saved, the offers as typed
+    offers = [o.text for o in browser.find_elements(By.CSS_SELECTOR, "[data-variant-offer]")]
+    assert offers[1].startswith("Give 25% off")
     holdout = browser.find_element(By.ID, "f-experiment-holdout_percent")
     holdout.clear()
     holdout.send_keys("60")

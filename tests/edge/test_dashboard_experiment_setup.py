@@ -159,6 +159,26 @@ def test_the_suggested_test_compares_the_offer_with_five_points_more_for_friends
     assert "The friend gets (the program&#39;s own: 15% off)" in page.text
 
 
+def test_preview_shows_the_offers_as_typed_and_saves_nothing(
+    app: Flask, client: FlaskClient, shop: ConnectedShop
+) -> None:
+    program_id = a_program(app, shop.id)
+    fields = shown_form(client, program_id, experiment__variants__1__friend_reward__percent="30")
+    fields["preview"] = "1"
+
+    shown = client.post(f"/admin/experiments/{program_id}/setup", data=fields)
+    fields["experiment.holdout_percent"] = "51"
+    refused = client.post(f"/admin/experiments/{program_id}/setup", data=fields)
+
+    assert shown.status_code == 200
+    offers = re.findall(r"<strong data-variant-offer>(.*?)</strong>", shown.text)
+    assert [offer.split(",")[0] for offer in offers] == ["Give 15% off", "Give 30% off"]
+    assert "Your friend gives you 30% off" in shown.text  # B's friend page, in its frame
+    assert refused.status_code == 422
+    assert error_at(refused.text, "experiment.holdout_percent").startswith("Holdout must be")
+    assert stored(app, shop.id, program_id)["experiment"] is None
+
+
 def test_starting_a_test_sets_the_programs_experiment_audited_as_the_merchant(
     app: Flask, client: FlaskClient, shop: ConnectedShop
 ) -> None:

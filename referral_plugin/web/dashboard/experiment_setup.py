@@ -7,7 +7,8 @@ admin API's `PATCH` is. An invalid form comes back with 422, the values kept and
 codec's messages at its input; removing a variant advocates are in is refused with 409 and the
 reason in words. Ending sets `experiment` to null: everyone then gets the program's own offer,
 and the results stay readable. Each variant's offer is shown in words, with the pages its
-advocates and their friends see (`program_preview` on `domain.experiments.program_for`).
+advocates and their friends see (`program_preview` on `domain.experiments.program_for`), for
+the test as shown, or as typed after "Preview the offers" (validated, nothing saved).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from referral_plugin.services.experiment_assignments import (
 )
 from referral_plugin.web.dashboard import experiment_form as shown
 from referral_plugin.web.dashboard.access import current_merchant, guard, utc_now
-from referral_plugin.web.dashboard.program_form import ADVOCATE_KINDS, REWARD_INPUTS
+from referral_plugin.web.dashboard.program_form import ADVOCATE_KINDS, REWARD_INPUTS, FormDraft
 from referral_plugin.web.dashboard.program_preview import Preview, offer_in_words, preview
 from referral_plugin.web.dashboard.programs import PREVIEW_PUBLIC_ID, summary_helpers
 from referral_plugin.web.dashboard.render import render_page
@@ -50,6 +51,8 @@ def experiment_form(program_id: int) -> tuple[str, int]:
 
 @blueprint.post("/<int:program_id>/setup")
 def save_experiment(program_id: int) -> Response | tuple[str, int]:
+    if request.form.get("preview"):
+        return _previewed(program_id)
     merchant = current_merchant()
     try:
         with app_services().sessions.begin() as session:
@@ -122,18 +125,35 @@ def _form_page(
     )  # fmt: skip
 
 
+def _previewed(program_id: int) -> tuple[str, int]:
+    """The form as sent with each variant's offer and pages, or its errors (422); the
+    "Preview the offers" button, which saves nothing."""
+    with app_services().sessions.begin() as session:
+        program = service.get_program(session, current_merchant().shop_id, program_id)
+        stored = experiment_to_dict(program.experiment)
+        draft = shown.experiment_data(request.form, stored, variant_rewards(program.kind))
+        try:
+            _drafted(session, program, draft)
+        except ValidationError as invalid:
+            return _form_page(program, request.form, shown.error_fields(invalid.errors, draft), 422)
+    return _form_page(program, request.form, {}, 200)
+
+
+def _drafted(session: Session, program: Program, draft: FormDraft) -> Program:
+    """The program with the draft's test, validated as saving it would (a new test starts
+    now); raises ValidationError. Writes nothing."""
+    started = program.experiment.started_at if program.experiment else utc_now()
+    data = {"experiment": {**draft.data, "started_at": started.isoformat()}}
+    return service.draft_program(session, program.shop_id, data, program_id=program.id)
+
+
 def _previews(
     session: Session, program: Program, values: MultiDict[str, str], sides: tuple[str, ...]
 ) -> dict[str, Preview]:
     """What each variant row's advocates and their friends see, by row ({} when invalid)."""
-    stored = experiment_to_dict(program.experiment)
-    draft = shown.experiment_data(values, stored, sides)
-    started = (stored or {}).get("started_at") or utc_now().isoformat()
+    draft = shown.experiment_data(values, experiment_to_dict(program.experiment), sides)
     try:
-        drafted = service.draft_program(
-            session, program.shop_id, {"experiment": {**draft.data, "started_at": started}},
-            program_id=program.id,
-        )  # fmt: skip
+        drafted = _drafted(session, program, draft)
     except ValidationError:
         return {}
     merchant, now = current_merchant(), utc_now()
