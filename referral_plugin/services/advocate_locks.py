@@ -38,22 +38,18 @@ def lock_chunk_advocates(session: Session, items: Sequence[BatchItem]) -> int:
         (item.shop_id, email) for item in items if (email := identity_email(item.event.email))
     }
     orders = {(item.shop_id, item.event.order_id) for item in items}
-    owners = [
-        select(Code.advocate_id).where(per_shop(Code.shop_id, Code.normalized, codes, dialect)),
-        select(Claim.advocate_id).where(
-            per_shop(Claim.shop_id, Claim.identity_email, emails, dialect)
-        ),
-        select(Conversion.advocate_id).where(
-            per_shop(Conversion.shop_id, Conversion.order_id, orders, dialect),
-            Conversion.advocate_id.is_not(None),
-        ),
-    ]
+    owners = (
+        (Code.advocate_id, Code.shop_id, Code.normalized, codes),
+        (Claim.advocate_id, Claim.shop_id, Claim.identity_email, emails),
+        (Conversion.advocate_id, Conversion.shop_id, Conversion.order_id, orders),
+    )
     wanted = {
         advocate_id
-        for query, pairs in zip(owners, (codes, emails, orders), strict=True)
-        if pairs
-        for advocate_id in conn.execute(query).scalars()
-        if advocate_id is not None
+        for owner, shop, column, pairs in owners
+        if pairs  # per_shop needs at least one pair
+        for advocate_id in conn.execute(
+            select(owner).where(per_shop(shop, column, pairs, dialect), owner.is_not(None))
+        ).scalars()
     }
     if not wanted:
         return 0
