@@ -50,10 +50,11 @@ def offer_headline(offer: OfferDescription, store_name: str) -> str:
     return gettext("Share %(store)s with your friends", store=store_name)
 
 
-def offer_details(offer: OfferDescription) -> list[str]:
-    """The conditions worth saying: the minimum order, the milestone."""
+def offer_details(offer: OfferDescription, *, for_friend: bool = False) -> list[str]:
+    """The conditions worth saying: the minimum order, and (to the advocate, not the friend)
+    the milestone."""
     lines = []
-    if offer.milestone_count is not None and offer.milestone_count > 1:
+    if not for_friend and offer.milestone_count is not None and offer.milestone_count > 1:
         lines.append(
             gettext(
                 "Your reward comes with your friend number %(count)s.", count=offer.milestone_count

@@ -63,6 +63,7 @@ def store_context(program_page: ProgramPage | None) -> dict[str, object]:
         "headline": (own_words and own_words.headline) or headline,
         "description": own_words.description if own_words else None,
         "offer_details": offer_details(offer),
+        "friend_offer_details": offer_details(offer, for_friend=True),
         "friend_gets": None if offer.friend is None else reward_text(offer.friend),
     }
 

@@ -259,6 +259,26 @@ def test_a_woocommerce_link_shows_the_code_to_copy_and_the_store_with_the_ref(
     assert click.landing_url == f"{woo.url}/?ref={link.code}"
 
 
+def test_the_friend_is_not_told_the_advocates_milestone(
+    app: Flask, client: FlaskClient, woo: FakeWooCommerce
+) -> None:
+    """ "Your reward comes with your friend number 3" is the advocate's business: the friend's
+    landing page says what the friend gets, and on what orders."""
+    tiered = {
+        **TWO_SIDED, "kind": "tiered", "advocate_reward": None,
+        "milestones": [{"count": 3, "reward": {"kind": "fixed_discount", "amount": "25.00"}}],
+        "conditions": {"minimum_subtotal": "40.00"},
+    }  # fmt: skip
+    link = a_link(app, tiered, woo)
+
+    html = client.get(f"/r/{link.code}").get_data(as_text=True)
+    share = client.get(f"/p/{link.public_id}/join").get_data(as_text=True)
+
+    assert "Your reward comes with your friend number 3." in share  # the advocate's page
+    assert "friend number" not in html
+    assert "On orders of $40 or more." in html
+
+
 def test_a_code_the_store_cannot_take_now_is_shown_with_when_it_will_work(
     app: Flask, client: FlaskClient, woo: FakeWooCommerce
 ) -> None:
