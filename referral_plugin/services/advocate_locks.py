@@ -8,14 +8,15 @@ lost, but late). So the chunk's advocates are locked first, in id order, in one 
 after the orders' advisory locks (`order_batches`) and before anything else: every worker then
 takes the locks in the same order and one simply waits for the other.
 
-The advocates a chunk may touch: the owners of the codes its orders carry, of the claims for
-their emails, and of the conversions already attributed to those orders. SQLite has one writer
-and needs none of this.
+The maturing job approves many rewards in one transaction and takes their advocates the same way
+(`lock_advocates`). The advocates a chunk may touch: the owners of the codes its orders carry,
+of the claims for their emails, and of the conversions already attributed to those orders.
+SQLite has one writer and needs none of this.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -51,12 +52,17 @@ def lock_chunk_advocates(session: Session, items: Sequence[BatchItem]) -> int:
             select(owner).where(per_shop(shop, column, pairs, dialect), owner.is_not(None))
         ).scalars()
     }
-    if not wanted:
+    return lock_advocates(session, wanted)
+
+
+def lock_advocates(session: Session, advocate_ids: Iterable[int | None]) -> int:
+    """Lock the advocates' rows FOR UPDATE in id order, in one statement (PostgreSQL; SQLite has
+    one writer); returns how many. Every path that updates several advocates in one
+    transaction takes them this way first, so two such transactions never deadlock."""
+    wanted = sorted({advocate_id for advocate_id in advocate_ids if advocate_id is not None})
+    if not wanted or session.get_bind().dialect.name != "postgresql":
         return 0
-    locked = conn.execute(
-        select(Advocate.id)
-        .where(Advocate.id.in_(sorted(wanted)))
-        .order_by(Advocate.id)
-        .with_for_update()
+    locked = session.execute(
+        select(Advocate.id).where(Advocate.id.in_(wanted)).order_by(Advocate.id).with_for_update()
     )
     return len(locked.all())

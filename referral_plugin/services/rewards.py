@@ -24,6 +24,7 @@ from ..models import (
     Reward,
 )
 from . import merchant_webhooks, reward_moves
+from .advocate_locks import lock_advocates
 from .ledger import bump_successful_referrals
 
 TERMINAL = frozenset({RewardStatus.REDEEMED, RewardStatus.EXPIRED, RewardStatus.REVERSED})
@@ -48,6 +49,7 @@ def mature_held_rewards(session: Session, *, now: datetime, limit: int = 500) ->
     )
     query = query.with_for_update(skip_locked=True, of=Reward)  # SQLite renders none
     rewards = session.scalars(query).all()
+    lock_advocates(session, (reward.advocate_id for reward in rewards))  # see advocate_locks
     for reward in rewards:
         reward_moves.approve(session, reward, now)
     session.flush()

@@ -11,6 +11,7 @@ from referral_plugin.domain.events import OrderEventKind
 from referral_plugin.domain.lifecycle import IllegalTransition, ReferralStatus, RewardStatus
 from referral_plugin.errors import Conflict, NotFound
 from referral_plugin.models import Advocate, Referral, RevokeState, Reward
+from referral_plugin.services import rewards as rewards_service
 from referral_plugin.services.orders import record_order_event
 from referral_plugin.services.rewards import (
     approve_referral,
@@ -46,6 +47,25 @@ def test_held_rewards_mature_only_after_the_hold(session: Session) -> None:
     reward = session.get(Reward, outcome.reward_ids[0])
     assert (reward.status, reward.approved_at) == (RewardStatus.APPROVED, later(30))
     assert [r.id for r in rewards_due_for_issue(session, shop_id=shop.id)] == [reward.id]
+
+
+def test_maturing_locks_the_rewards_advocates_first(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Approving moves balances: the advocates are locked up front, in id order, like a
+    worker's chunk (`advocate_locks`), so the job and a worker cannot deadlock."""
+    _, anna, _ = paid_referral(session)
+    asked: list[list[int]] = []
+    original = rewards_service.lock_advocates
+
+    def spy(session_: Session, ids) -> int:  # type: ignore[no-untyped-def]
+        asked.append(sorted(i for i in ids if i is not None))
+        return original(session_, asked[-1])
+
+    monkeypatch.setattr(rewards_service, "lock_advocates", spy)
+
+    assert mature_held_rewards(session, now=later(30)) == 1
+    assert asked == [[anna.id]]
 
 
 def test_review_holds_rewards_until_the_merchant_approves(session: Session) -> None:
