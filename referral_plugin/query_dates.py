@@ -4,7 +4,7 @@ overflow (`to=9999-12-31` once answered 500 in the CSV exports)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 
 from flask import request
 
@@ -39,3 +39,14 @@ def query_dates(*names: str) -> tuple[date | None, ...]:
     if errors:
         raise ValidationError(errors)
     return tuple(days)
+
+
+def date_window() -> tuple[datetime | None, datetime | None]:
+    """[start, end) in UTC from the `from` and `to` days (whole days, `to` included); raises
+    ValidationError naming them (both bad ones at once, or `to` before `from`)."""
+    first, last = query_dates("from", "to")
+    if first is not None and last is not None and last < first:
+        raise ValidationError.single("to", "must not be before from")
+    start = None if first is None else datetime.combine(first, time(), tzinfo=UTC)
+    end = None if last is None else datetime.combine(last + timedelta(days=1), time(), tzinfo=UTC)
+    return start, end

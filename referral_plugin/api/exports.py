@@ -7,15 +7,13 @@ parameter. The body streams page by page (`services.exports`), UTF-8 with a head
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, stream_with_context
 
 from referral_plugin.api.auth import authenticate_shop, current_shop_id
 from referral_plugin.app import app_services
-from referral_plugin.errors import ValidationError
-from referral_plugin.query_dates import query_date
+from referral_plugin.query_dates import date_window
 from referral_plugin.services import exports
 
 blueprint = Blueprint("exports_api", __name__, url_prefix="/api/v1")
@@ -51,13 +49,3 @@ def _csv(kind: str) -> Response:
             "Cache-Control": "no-store",
         },
     )
-
-
-def date_window() -> tuple[datetime | None, datetime | None]:
-    """[start, end) in UTC from the `from` and `to` dates; raises ValidationError naming them."""
-    first, last = query_date("from"), query_date("to")
-    if first is not None and last is not None and last < first:
-        raise ValidationError.single("to", "must not be before from")
-    start = None if first is None else datetime.combine(first, time(), tzinfo=UTC)
-    end = None if last is None else datetime.combine(last + timedelta(days=1), time(), tzinfo=UTC)
-    return start, end

@@ -10,7 +10,7 @@ dashboard's language. Dates are whole UTC days; a bad one answers 422 at its fie
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, request
@@ -21,7 +21,7 @@ from referral_plugin.domain.experiments import HOLDOUT, program_for
 from referral_plugin.domain.offers import describe_offer
 from referral_plugin.domain.programs import Program
 from referral_plugin.errors import ValidationError
-from referral_plugin.query_dates import query_date
+from referral_plugin.query_dates import date_window
 from referral_plugin.services.experiment_assignments import assigned_program_ids
 from referral_plugin.services.experiments import experiment_results
 from referral_plugin.services.programs import get_program, list_programs
@@ -56,7 +56,7 @@ def experiment(program_id: int) -> tuple[str, int]:
     with app_services().sessions.begin() as session:
         program = get_program(session, shop_id, program_id)  # NotFound: the 404 page
         try:
-            since, until = _window()
+            since, until = date_window()
             results = experiment_results(
                 session, shop_id, program_id, since=since, until=until, now=utc_now()
             )
@@ -71,14 +71,6 @@ def experiment(program_id: int) -> tuple[str, int]:
         offers=_offers(program, results), dates=dates, errors={}, done=request.args.get("done"),
         one_second=timedelta(seconds=1),
     )  # fmt: skip
-
-
-def _window() -> tuple[datetime | None, datetime | None]:
-    """[from, to] as whole UTC days: from's midnight to the midnight after to."""
-    first, last = query_date("from"), query_date("to")
-    since = None if first is None else datetime.combine(first, time(), tzinfo=UTC)
-    until = None if last is None else datetime.combine(last + timedelta(days=1), time(), tzinfo=UTC)
-    return since, until
 
 
 def _field(name: str) -> str:

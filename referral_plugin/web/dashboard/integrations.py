@@ -15,9 +15,9 @@ from typing import Any
 
 from flask import Blueprint, Response, redirect, request, stream_with_context, url_for
 
-from referral_plugin.api.exports import date_window
 from referral_plugin.app import app_services
 from referral_plugin.errors import Conflict, ValidationError
+from referral_plugin.query_dates import date_window
 from referral_plugin.services import exports
 from referral_plugin.services import webhook_endpoints as endpoints
 from referral_plugin.services.merchant_webhooks import EVENT_TYPES
