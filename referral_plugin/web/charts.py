@@ -10,7 +10,6 @@ analytics series (`services.analytics_series.Series`) into points.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -20,10 +19,12 @@ from markupsafe import Markup
 
 from ..domain.metrics import Unit, format_value
 from ..services.analytics_series import Series
+from .svg_plot import Plot, axis_top, svg
+from .svg_plot import coordinate as _n
 
 WIDTH, HEIGHT = 640, 240
 LEFT, RIGHT, TOP, BOTTOM = 96, 12, 12, 28  # room for the axis labels
-NICE_STEPS = (Decimal(1), Decimal(2), Decimal("2.5"), Decimal(5), Decimal(10))
+PLOT = Plot(WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM, font=11)
 SERIES_MEASURES = {
     "referred_revenue": ("Net referred revenue", Unit.MONEY),
     "referred_orders": ("Referred orders", Unit.COUNT),
@@ -48,16 +49,10 @@ class Chart:
     shown: Callable[[Decimal | int], str]  # a value as a person reads it
 
 
-def nice_ceiling(value: Decimal) -> Decimal:
-    """The smallest 1, 2, 2.5 or 5 times a power of ten that is at least `value` (> 0)."""
-    power = Decimal(10) ** (value.adjusted())
-    return next(step * power for step in NICE_STEPS if step * power >= value)
-
-
 def bar_chart(chart: Chart) -> Markup:
     """One bar per point, each with its tooltip."""
     top = _top(chart.points)
-    slot = Decimal(WIDTH - LEFT - RIGHT) / max(len(chart.points), 1)
+    slot = PLOT.slot(len(chart.points))
     bars = []
     for index, point in enumerate(chart.points):
         bar_top = _y(point.value, top)
@@ -72,7 +67,7 @@ def bar_chart(chart: Chart) -> Markup:
 def line_chart(chart: Chart) -> Markup:
     """A line through the points, with a dot per point carrying its tooltip."""
     top = _top(chart.points)
-    slot = Decimal(WIDTH - LEFT - RIGHT) / max(len(chart.points), 1)
+    slot = PLOT.slot(len(chart.points))
     spots = [
         (LEFT + slot * index + slot / 2, _y(point.value, top))
         for index, point in enumerate(chart.points)
@@ -109,29 +104,14 @@ def analytics_points(series: Series, measure: str, currency: str) -> Chart:
 
 
 def _top(points: Sequence[ChartPoint]) -> Decimal:
-    highest = max((Decimal(p.value) for p in points), default=Decimal(0))
-    return nice_ceiling(highest) if highest > 0 else Decimal(1)
+    return axis_top(p.value for p in points)
 
 
 def _y(value: Decimal | int, top: Decimal) -> Decimal:
-    plot = Decimal(HEIGHT - TOP - BOTTOM)
-    return TOP + plot - plot * max(Decimal(value), Decimal(0)) / top
-
-
-def _n(number: Decimal | int) -> str:
-    """A coordinate with at most two decimals."""
-    return f"{Decimal(number).quantize(Decimal('0.01')).normalize():f}"
+    return PLOT.y(value, top)
 
 
 def _svg(chart: Chart, top: Decimal, slot: Decimal, body: str) -> Markup:
-    ident = re.sub(r"[^A-Za-z0-9_-]", "-", chart.chart_id)
-    ticks = "".join(
-        f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{_n(_y(value, top))}" '
-        f'y2="{_n(_y(value, top))}" stroke="currentColor" stroke-opacity="0.15"/>'
-        f'<text x="{LEFT - 6}" y="{_n(_y(value, top) + 4)}" text-anchor="end" font-size="11">'
-        f"{escape(chart.shown(value))}</text>"
-        for value in (Decimal(0), top / 2, top)
-    )
     shown_labels = (
         sorted({0, len(chart.points) // 2, len(chart.points) - 1}) if chart.points else []
     )
@@ -145,13 +125,11 @@ def _svg(chart: Chart, top: Decimal, slot: Decimal, body: str) -> Markup:
         if chart.points
         else f'<text x="{WIDTH // 2}" y="{HEIGHT // 2}" text-anchor="middle">No data</text>'
     )
-    return Markup(  # noqa: S704 - every text in it was escaped above
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-        f'aria-labelledby="{ident}-title {ident}-desc" class="chart">'
-        f'<title id="{ident}-title">{escape(chart.title)}</title>'
-        f'<desc id="{ident}-desc">{escape(_summary(chart))}</desc>'
-        f"{ticks}{labels}{body}{empty}</svg>"
-    )
+    ticks = PLOT.gridlines(top, chart.shown)
+    return svg(
+        chart.chart_id, chart.title, _summary(chart), (WIDTH, HEIGHT),
+        f"{ticks}{labels}{body}{empty}",
+    )  # fmt: skip
 
 
 def _summary(chart: Chart) -> str:

@@ -10,7 +10,6 @@ in words) and each bar carries its own `<title>`; colours come from the styleshe
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -18,7 +17,8 @@ from html import escape
 
 from markupsafe import Markup
 
-from .charts import nice_ceiling
+from .svg_plot import axis_top, svg
+from .svg_plot import coordinate as _n
 
 WIDTH = 440  # narrow, so the words stay readable on a phone
 LABEL_HEIGHT, BAR_HEIGHT, GAP = 22, 24, 12  # each row: its label above, then its bar
@@ -67,8 +67,7 @@ def bars_chart(chart: BarsChart) -> Markup:
     values = [sum((Decimal(p.value) for p in row.parts), Decimal(0)) for row in chart.rows]
     if chart.reference is not None:
         values.append(chart.reference.value)
-    highest = max(values, default=Decimal(0))
-    top = nice_ceiling(highest) if highest > 0 else Decimal(1)
+    top = axis_top(values)
     room = Decimal(WIDTH - VALUE_ROOM)
     body, y = [_legend(chart.legend)], LABEL_HEIGHT if chart.legend else 0
     for row in chart.rows:
@@ -154,15 +153,5 @@ def _went_on(before: int, after: int) -> str:
     return f"{share}% went on, {dropped}"
 
 
-def _n(number: Decimal | int) -> str:
-    return f"{Decimal(number).quantize(Decimal('0.01')).normalize():f}"
-
-
 def _svg(chart_id: str, title: str, summary: str, height: int, body: str) -> Markup:
-    ident = re.sub(r"[^A-Za-z0-9_-]", "-", chart_id)
-    return Markup(  # noqa: S704 - every text in it was escaped by the callers
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {max(height, 1)}" '
-        f'role="img" aria-labelledby="{ident}-title {ident}-desc" class="chart bars">'
-        f'<title id="{ident}-title">{escape(title)}</title>'
-        f'<desc id="{ident}-desc">{escape(summary)}</desc>{body}</svg>'
-    )
+    return svg(chart_id, title, summary, (WIDTH, max(height, 1)), body, css="chart bars")

@@ -10,7 +10,6 @@ so a series is told apart by its dash pattern and legend too, not by colour alon
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -18,11 +17,13 @@ from html import escape
 
 from markupsafe import Markup
 
-from .charts import nice_ceiling
+from .svg_plot import Plot, axis_top, svg
+from .svg_plot import coordinate as _n
 
 WIDTH, HEIGHT = 440, 250  # narrow, so the words stay readable on a phone
 LEFT, RIGHT, TOP, BOTTOM = 72, 14, 40, 28  # the legend runs along the top
 FONT = 13
+PLOT = Plot(WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM, font=FONT)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -91,34 +92,18 @@ def _tooltip(chart: TimeChart, series: Series, index: int) -> str:
 
 
 def _top(chart: TimeChart) -> Decimal:
-    highest = max(
-        (Decimal(value) for series in chart.series for value in series.values), default=Decimal(0)
-    )
-    return nice_ceiling(highest) if highest > 0 else Decimal(1)
+    return axis_top(value for series in chart.series for value in series.values)
 
 
 def _slot(chart: TimeChart) -> Decimal:
-    return Decimal(WIDTH - LEFT - RIGHT) / max(len(chart.labels), 1)
+    return PLOT.slot(len(chart.labels))
 
 
 def _y(value: Decimal | int, top: Decimal) -> Decimal:
-    plot = Decimal(HEIGHT - TOP - BOTTOM)
-    return TOP + plot - plot * max(Decimal(value), Decimal(0)) / top
-
-
-def _n(number: Decimal | int) -> str:
-    return f"{Decimal(number).quantize(Decimal('0.01')).normalize():f}"
+    return PLOT.y(value, top)
 
 
 def _svg(chart: TimeChart, top: Decimal, slot: Decimal, body: str) -> Markup:
-    ident = re.sub(r"[^A-Za-z0-9_-]", "-", chart.chart_id)
-    ticks = "".join(
-        f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{_n(_y(value, top))}" '
-        f'y2="{_n(_y(value, top))}" stroke="currentColor" stroke-opacity="0.15"/>'
-        f'<text x="{LEFT - 6}" y="{_n(_y(value, top) + 4)}" text-anchor="end" '
-        f'font-size="{FONT}">{escape(chart.shown(value))}</text>'
-        for value in (Decimal(0), top / 2, top)
-    )
     count = len(chart.labels)
     shown_labels = sorted({0, count // 2, count - 1}) if count else []
     labels = "".join(
@@ -127,13 +112,11 @@ def _svg(chart: TimeChart, top: Decimal, slot: Decimal, body: str) -> Markup:
         f"{escape(chart.labels[index])}</text>"
         for index in shown_labels
     )
-    return Markup(  # noqa: S704 - every text in it was escaped above
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-        f'aria-labelledby="{ident}-title {ident}-desc" class="chart">'
-        f'<title id="{ident}-title">{escape(chart.title)}</title>'
-        f'<desc id="{ident}-desc">{escape(summary(chart))}</desc>'
-        f"{_legend(chart)}{ticks}{labels}{body}</svg>"
-    )
+    ticks = PLOT.gridlines(top, chart.shown)
+    return svg(
+        chart.chart_id, chart.title, summary(chart), (WIDTH, HEIGHT),
+        f"{_legend(chart)}{ticks}{labels}{body}",
+    )  # fmt: skip
 
 
 def _anchor(index: int, count: int) -> str:

@@ -21,8 +21,8 @@ from referral_plugin.web.charts import (
     analytics_points,
     bar_chart,
     line_chart,
-    nice_ceiling,
 )
+from referral_plugin.web.svg_plot import nice_ceiling
 
 SVG = "{http://www.w3.org/2000/svg}"
 Draw = Callable[[Chart], Markup]
