@@ -566,6 +566,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def data_set(engine: Engine, url: str, args: argparse.Namespace, *, reuse: bool) -> int:
+    """The bench shop's id: the data set already loaded (`reuse`), else built now."""
+    if not reuse:
+        return build(engine, url, args)
+    with engine.connect() as conn:
+        return conn.scalar(select(Shop.id).where(Shop.domain == SHOP_DOMAIN))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     url = args.postgres_url
@@ -574,11 +582,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     engine = make_engine(url)
     try:
-        if args.reuse:
-            with engine.connect() as conn:
-                shop_id = conn.scalar(select(Shop.id).where(Shop.domain == SHOP_DOMAIN))
-        else:
-            shop_id = build(engine, url, args)
+        shop_id = data_set(engine, url, args, reuse=args.reuse)
         with engine.connect() as conn:
             sizes = {
                 table: conn.scalar(text(f"SELECT count(*) FROM {table}"))  # noqa: S608

@@ -27,14 +27,13 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
 
 import analytics  # noqa: E402 - the data set's builder; puts the repository on sys.path
-from ingest import DEFAULT_POSTGRES_URL, SHOP_DOMAIN, bench_settings, log  # noqa: E402
-from sqlalchemy import delete, select, text  # noqa: E402
+from ingest import DEFAULT_POSTGRES_URL, bench_settings, log  # noqa: E402
+from sqlalchemy import delete, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from referral_plugin.app import build_services  # noqa: E402
 from referral_plugin.db import make_engine  # noqa: E402
 from referral_plugin.email_links import email_hash_key  # noqa: E402
-from referral_plugin.models import Shop  # noqa: E402
 from referral_plugin.models.shopper_emails import EmailUnsubscribe  # noqa: E402
 from referral_plugin.services import segments  # noqa: E402
 from referral_plugin.services.email_unsubscribes import recipient_hash  # noqa: E402
@@ -111,11 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     engine = make_engine(url)
     try:
-        if args.reuse:
-            with engine.connect() as conn:
-                shop_id = conn.scalar(select(Shop.id).where(Shop.domain == SHOP_DOMAIN))
-        else:
-            shop_id = analytics.build(engine, url, analytics.parse_args(["--postgres-url", url]))
+        built = analytics.parse_args(["--postgres-url", url])  # the analytics bench's sizes
+        shop_id = analytics.data_set(engine, url, built, reuse=args.reuse)
     finally:
         engine.dispose()
     services = build_services(bench_settings(url, Path(tempfile.gettempdir())))
