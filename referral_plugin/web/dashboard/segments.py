@@ -88,7 +88,7 @@ def invite() -> Response | tuple[str, int]:
 
 def _chosen(form: Any) -> tuple[int | None, SegmentQuery, list[str]]:
     """The program, segment and emails of a form: the ticked ones, or every one shown."""
-    program_id = _id(form.get("program", ""))
+    program_id = row_id(form.get("program", ""))
     query = _query(form)
     field = "shown" if form.get("all_shown") else "emails"
     emails = [e.strip() for e in form.getlist(field) if e.strip()]
@@ -101,7 +101,7 @@ def _grow_page(args: Any, status: int, **context: object) -> tuple[str, int]:
     services = app_services()
     with services.sessions.begin() as session:
         programs = totals.program_choices(session, shop_id)
-        program_id = _id(args.get("program", "")) or (programs[0][0] if programs else None)
+        program_id = row_id(args.get("program", "")) or (programs[0][0] if programs else None)
         key = email_hash_key(services.settings.secret_key)
         page, cursor = None, _cursor(args)
         if program_id is not None:
@@ -138,7 +138,3 @@ def _days_arg(query: SegmentQuery) -> int | None:
 def _cursor(args: Any) -> str | None:
     raw = args.get("cursor", "")
     return raw if raw and len(raw) <= 1000 else None
-
-
-def _id(raw: str) -> int | None:
-    return row_id(raw)
