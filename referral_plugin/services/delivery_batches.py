@@ -1,11 +1,13 @@
 """A chunk of locked deliveries through the bulk order path (`order_batches`), where it applies.
 
 The inbox worker calls `process_order_deliveries` first for every chunk: deliveries that are
-one order event no referral can touch are applied together and marked done in one UPDATE;
-every other delivery (referrals, other topics, failures, anything unusual) is left for the
-per-delivery path (`deliveries.process_locked`), which records errors and retries. The bulk
-part runs in a savepoint: if any of it fails, none of it happened and the whole chunk takes the
-per-delivery path.
+one order event no referral can touch are applied together (`order_batches`), then the first
+events of referred orders that no other order of the chunk interferes with (`referral_batches`),
+and all of them are marked done in one UPDATE; every other delivery (other topics, later
+events of referred orders, failures, anything unusual) is left for the per-delivery path
+(`deliveries.process_locked`), which records errors and retries. The bulk part runs in a
+savepoint: if any of it fails, none of it happened and the whole chunk takes the per-delivery
+path.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from .deliveries import (
 )
 from .event_handlers import names_shop
 from .order_batches import BatchConflict, BatchItem, apply_order_batch
+from .referral_batches import apply_referral_batch
 
 logger = logging.getLogger(__name__)
 
@@ -47,18 +50,25 @@ def process_order_deliveries(
 ) -> list[DeliveryResult]:
     """Apply and mark done the deliveries the bulk path can take; returns their results (the
     caller processes the others one by one). Never commits."""
-    items = [
-        item
-        for delivery_id, delivery in locked.items()
-        if (item := _batch_item(session, delivery_id, delivery, worker, connectors, max_attempts))
-    ]
+    items: list[BatchItem] = []
+    barrier = None  # the first delivery that is not one order event: referrals stop there
+    for delivery_id, delivery in locked.items():
+        item = _batch_item(session, delivery_id, delivery, worker, connectors, max_attempts)
+        if item is not None:
+            items.append(item)
+        elif barrier is None:
+            barrier = delivery_id
     if not items:
         return []
     try:
         with session.begin_nested():
             applied = apply_order_batch(session, items, now=now, code_key=code_key)
-            # After the orders' locks, before the per-delivery path: see `advocate_locks`.
-            lock_chunk_advocates(session, [item for item in items if item.ref not in applied])
+            left = [item for item in items if item.ref not in applied]
+            # After the orders' locks, before any referral: see `advocate_locks`.
+            lock_chunk_advocates(session, left)
+            # Referred orders after a delivery the per-delivery path takes wait for it there.
+            before = [item for item in left if barrier is None or item.ref < barrier]
+            applied |= apply_referral_batch(session, before, now=now, code_key=code_key)
             if applied:
                 session.connection().execute(
                     _mark_done(), {"ids": sorted(applied), "now": now, "done": DeliveryStatus.DONE}

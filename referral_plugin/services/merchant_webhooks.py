@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -28,6 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from ..domain.lifecycle import ReferralStatus
 from ..domain.money import minor_unit
 from ..models import (
     Advocate,
@@ -221,17 +222,45 @@ def _advocate(advocate: Advocate, code: str) -> dict[str, Any]:
 def _referral(session: Session, referral: Referral) -> dict[str, Any]:
     conversion = session.get(Conversion, referral.conversion_id)
     assert conversion is not None
+    return referral_data(
+        referral_id=referral.id,
+        program_id=referral.program_id,
+        status=referral.status,
+        advocate_id=referral.advocate_id,
+        advocate_email=_advocate_email(session, referral.advocate_id),
+        code=referral.code,
+        conversion={
+            name: getattr(conversion, name)
+            for name in ("order_id", "order_number", "subtotal", "currency")
+        },
+        created_at=referral.created_at,
+    )
+
+
+def referral_data(
+    *,
+    referral_id: int,
+    program_id: int,
+    status: ReferralStatus,
+    advocate_id: int,
+    advocate_email: str | None,
+    code: str,
+    conversion: Mapping[str, Any],
+    created_at: datetime,
+) -> dict[str, Any]:
+    """A referral as endpoints receive it; `conversion` holds its order's `order_id`,
+    `order_number`, `subtotal` and `currency` (a row, or the values about to be inserted)."""
     return {
-        "id": str(referral.id),
-        "program_id": str(referral.program_id),
-        "status": referral.status.value,
-        "advocate_id": str(referral.advocate_id),
-        "advocate_email": _advocate_email(session, referral.advocate_id),
-        "code": referral.code,
-        "order_id": conversion.order_id,
-        "order_number": conversion.order_number,
-        "order_subtotal": money(conversion.subtotal, conversion.currency),
-        "created_at": _time(referral.created_at),
+        "id": str(referral_id),
+        "program_id": str(program_id),
+        "status": status.value,
+        "advocate_id": str(advocate_id),
+        "advocate_email": advocate_email,
+        "code": code,
+        "order_id": conversion["order_id"],
+        "order_number": conversion["order_number"],
+        "order_subtotal": money(conversion["subtotal"], conversion["currency"]),
+        "created_at": _time(created_at),
     }
 
 

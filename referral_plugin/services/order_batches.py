@@ -100,9 +100,9 @@ def apply_order_batch(
     ]
     if not taken:
         return set()
-    logs = _logged_events(conn, {item.key for item in taken})
+    logs = logged_events(conn, {item.key for item in taken})
     fresh = [item for item in taken if item.event.idempotency_key not in logs[item.key]]
-    _append_events(conn, fresh, now)
+    append_events(conn, fresh, now)
     new_rows: list[dict[str, Any]] = []
     changed: list[dict[str, Any]] = []
     for item in fresh:  # the others are the same event again: no effect
@@ -118,7 +118,7 @@ def apply_order_batch(
                 )
         elif state.order is not None and state.order.has_order_data:
             new_rows.append(_new_conversion(item, state, now, code_key))
-    _insert_conversions(conn, new_rows)
+    insert_conversions(conn, new_rows)
     if changed:
         conn.execute(_flags_update(), changed)
     return {item.ref for item in taken}
@@ -205,7 +205,7 @@ def _existing(
     return {(shop_id, value) for shop_id, value in conn.execute(query)}
 
 
-def _logged_events(conn: Connection, keys: set[OrderKey]) -> dict[OrderKey, dict[str, OrderEvent]]:
+def logged_events(conn: Connection, keys: set[OrderKey]) -> dict[OrderKey, dict[str, OrderEvent]]:
     """The logged events of the orders, by idempotency key (read under the orders' locks, so
     nobody else appends to them until the transaction ends)."""
     logs: dict[OrderKey, dict[str, OrderEvent]] = {key: {} for key in keys}
@@ -218,7 +218,7 @@ def _logged_events(conn: Connection, keys: set[OrderKey]) -> dict[OrderKey, dict
     return logs
 
 
-def _append_events(conn: Connection, items: Sequence[BatchItem], now: datetime) -> None:
+def append_events(conn: Connection, items: Sequence[BatchItem], now: datetime) -> None:
     """Append the new events: one executemany (ON CONFLICT DO NOTHING stays as a guard)."""
     if items:
         rows = [event_row(item.shop_id, item.event, now) for item in items]
@@ -242,7 +242,7 @@ def _new_conversion(
     return {**values, "signals": signal_hashes(order, code_key)}
 
 
-def _insert_conversions(conn: Connection, rows: list[dict[str, Any]]) -> None:
+def insert_conversions(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """One multi-row INSERT for the chunk (no conversion can exist for these orders: read
     under their locks). With RETURNING, SQLAlchemy sends the rows as one `VALUES (...), (...)`
     statement ("insertmanyvalues") rather than an executemany of one statement per row, so the

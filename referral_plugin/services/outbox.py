@@ -16,7 +16,7 @@ sent.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -90,6 +90,20 @@ def enqueue_draft(
         .returning(OutboxMessage.id)
     )
     return session.execute(statement).scalar_one_or_none() is not None
+
+
+def enqueue_drafts(session: Session, drafts: Sequence[dict[str, Any]], *, now: datetime) -> None:
+    """`enqueue_draft` for many (each a dict of its keyword arguments but `now`), in one
+    `INSERT ... ON CONFLICT DO NOTHING`: the bulk order path's emails."""
+    if not drafts:
+        return
+    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    fields = ("shop_id", "kind", "recipient", "dedup_key", "payload")
+    rows = [_message(*(d[f] for f in fields), OutboxStatus.DRAFT, now) for d in drafts]
+    statement = module.insert(OutboxMessage.__table__).on_conflict_do_nothing(
+        index_elements=["shop_id", "dedup_key"]
+    )
+    session.connection().execute(statement, rows)
 
 
 def _message(

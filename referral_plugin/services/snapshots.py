@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, func, or_, select
+from sqlalchemy import ColumnElement, Select, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..domain import caps
@@ -141,7 +141,7 @@ def load_snapshot(
         advocates=advocates,
         claims=claims,
         prior_orders=_prior_orders(session, shop_id, event),
-        cap_usage=_cap_usage(session, programs, rows, now),
+        cap_usage=cap_usage(session, programs, rows, now),
         disposable_email_domains=DISPOSABLE_EMAIL_DOMAINS,
     )
 
@@ -153,37 +153,52 @@ def _codes(session: Session, shop_id: int, event: OrderEvent) -> dict[str, CodeV
     rows = session.scalars(
         select(Code).where(Code.shop_id == shop_id, Code.normalized.in_(wanted))
     ).all()
-    return {
-        row.normalized: CodeView(
-            code=row.normalized,
-            kind=row.kind,
-            program_id=row.program_id,
-            advocate_id=row.advocate_id,
-            friend_email=row.friend_email,
-            reward_id=row.reward_id,
-        )
-        for row in rows
-    }
+    return {row.normalized: code_view(row) for row in rows}
+
+
+def code_view(row: Any) -> CodeView:
+    """A codes row (ORM or Core) as the rules see it."""
+    return CodeView(
+        code=row.normalized,
+        kind=row.kind,
+        program_id=row.program_id,
+        advocate_id=row.advocate_id,
+        friend_email=row.friend_email,
+        reward_id=row.reward_id,
+    )
 
 
 def _claims(session: Session, shop_id: int, email: str | None) -> tuple[ClaimView, ...]:
     if email is None:
         return ()
-    rows = session.execute(
-        select(Claim, Code.normalized)
-        .join(Code, Code.id == Claim.code_id)
-        .where(Claim.shop_id == shop_id, Claim.identity_email == email)
-        .order_by(Claim.id)
-    ).all()
-    return tuple(
-        ClaimView(
-            email=claim.identity_email,
-            advocate_id=claim.advocate_id,
-            program_id=claim.program_id,
-            code=code,
-            claimed_at=claim.claimed_at,
+    rows = session.execute(claims_query(shop_id, [email])).all()
+    return tuple(claim_view(row) for row in rows)
+
+
+def claims_query(shop_id: int, emails: Sequence[str]) -> Select[Any]:
+    """The shop's claims for `emails` with their codes, oldest first (Core rows)."""
+    claims = Claim.__table__
+    return (
+        select(
+            claims.c.identity_email,
+            claims.c.advocate_id,
+            claims.c.program_id,
+            claims.c.claimed_at,
+            Code.__table__.c.normalized,
         )
-        for claim, code in rows
+        .join(Code.__table__, Code.__table__.c.id == claims.c.code_id)
+        .where(claims.c.shop_id == shop_id, claims.c.identity_email.in_(emails))
+        .order_by(claims.c.id)
+    )
+
+
+def claim_view(row: Any) -> ClaimView:
+    return ClaimView(
+        email=row.identity_email,
+        advocate_id=row.advocate_id,
+        program_id=row.program_id,
+        code=row.normalized,
+        claimed_at=row.claimed_at,
     )
 
 
@@ -221,6 +236,29 @@ def _advocate_view(
             Conversion.order_id != event.order_id,
         )
     ).all()
+    return advocate_view(
+        row,
+        event,
+        hashes,
+        own=[(paid, signals) for paid, signals in own],
+        earned=_earned_rule_keys(session, row),
+        recent=_recent_referrals(session, row, now),
+    )
+
+
+def advocate_view(
+    row: Any,
+    event: OrderEvent,
+    hashes: dict[str, str],
+    *,
+    own: Sequence[tuple[bool, dict[str, str] | None]],
+    earned: frozenset[str],
+    recent: int,
+) -> AdvocateView:
+    """The advocate as `decide` sees them for `event`, from their row (ORM or Core: id,
+    program_id, email, customer_id, status, successful_referrals, debt, variant), their own
+    other orders as (paid, stored signal hashes), the rule keys of their unreversed rewards
+    and their referrals of the last 24 hours."""
     known = _known_signals(event, hashes, [signals or {} for _, signals in own])
     return AdvocateView(
         id=row.id,
@@ -229,8 +267,8 @@ def _advocate_view(
         customer_id=row.customer_id,
         active=row.status is AdvocateStatus.ACTIVE,
         successful_referrals=row.successful_referrals,
-        earned_rule_keys=_earned_rule_keys(session, row),
-        referrals_last_24h=_recent_referrals(session, row, now),
+        earned_rule_keys=earned,
+        referrals_last_24h=recent,
         has_ordered=any(paid for paid, _ in own),
         debt=row.debt,
         variant=row.variant,
@@ -279,7 +317,7 @@ def _recent_referrals(session: Session, row: Advocate, now: datetime) -> int:
     return int(session.execute(query).scalar_one())
 
 
-def _cap_usage(
+def cap_usage(
     session: Session, programs: dict[int, Program], advocates: Iterable[Advocate], now: datetime
 ) -> dict[CapKey, CapUsage]:
     usage: dict[CapKey, CapUsage] = {}

@@ -16,6 +16,7 @@ from referral_plugin.domain.events import OrderEvent, OrderEventKind
 from referral_plugin.models import Claim, Code, Conversion, OrderEventRecord, Referral, Reward
 from referral_plugin.services.order_batches import BatchItem, apply_order_batch
 from referral_plugin.services.orders import apply_order_event
+from referral_plugin.services.referral_batches import apply_referral_batch
 from tests.integration import builders
 from tests.integration.builders import CODE_KEY, NOW, TWO_SIDED, later, order_event
 
@@ -75,14 +76,16 @@ def events_of(code: str, seed: int) -> list[OrderEvent]:
 
 
 def apply_in_chunks(session: Session, shop_id: int, events: Sequence[OrderEvent], size: int) -> int:
-    """As the worker does: the bulk path first, `apply_order_event` for what it leaves."""
+    """As the worker does: the bulk path first, then the referral batch, `apply_order_event`
+    for what they leave."""
     bulk = 0
     for start in range(0, len(events), size):
         chunk = events[start : start + size]
         items = [BatchItem(n, shop_id, event) for n, event in enumerate(chunk)]
-        applied = apply_order_batch(
-            session, items, now=NOW + timedelta(minutes=1), code_key=CODE_KEY
-        )
+        now = NOW + timedelta(minutes=1)
+        applied = apply_order_batch(session, items, now=now, code_key=CODE_KEY)
+        left = [item for item in items if item.ref not in applied]
+        applied |= apply_referral_batch(session, left, now=now, code_key=CODE_KEY)
         bulk += len(applied)
         for n, event in enumerate(chunk):
             if n not in applied:

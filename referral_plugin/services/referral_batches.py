@@ -1,0 +1,507 @@
+"""Referred orders in bulk: the first events of a chunk's referred orders, decided together and
+applied in a few set-based statements.
+
+The per-order path (`orders.apply_order_event`) takes ~30 statements for a referred order: its
+snapshot, the conversion, the referral (inserted, then updated to converted), each reward
+(inserted, then held), ledger entries, counters and the "reward pending" email. Here a chunk's
+referred orders take a fixed number: snapshots for all of them (`snapshot_batches`), then one
+INSERT each for conversions (with the chunk's other orders, in `order_batches`), referrals,
+rewards, ledger entries and email drafts, and one UPDATE per advocate. Every row is written in
+its final state: what `apply_to_referral` would have moved it to right after creation.
+
+Only what the per-order path would do the same way is taken (`plan_referrals`):
+- the order's first event, alone in the chunk, carrying the order's data;
+- nothing it reads is touched by another order of the chunk that is not already applied (its
+  advocates, its customer, its advocates' own orders, a program-wide cap): such orders are
+  decided one after the other by the per-order path, in chunk order, as before;
+- a decision without reward codes redeemed, no refund or cancellation yet, no charity reward,
+  and money rewards in the advocate's currency.
+The rest goes through `apply_order_event`. tests/integration/test_referral_batches.py compares
+both paths row by row.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy.orm import Session
+
+from ..domain import rules
+from ..domain.decisions import Beneficiary, Decision, Outcome, RewardDecision
+from ..domain.events import OrderEvent
+from ..domain.lifecycle import ReferralStatus, RewardStatus, check_move
+from ..domain.orders import OrderState, merge_order_events
+from ..domain.program_codec import reward_spec_to_dict
+from ..domain.programs import MONEY_VALUE_KINDS, Program, RewardKind, ShopperEmail
+from ..models import (
+    POINTS_UNIT,
+    Advocate,
+    AdvocateStatus,
+    Conversion,
+    LedgerEntry,
+    LedgerKind,
+    Referral,
+    RevokeState,
+    Reward,
+)
+from . import merchant_webhooks
+from .order_batches import (
+    BatchItem,
+    OrderKey,
+    append_events,
+    insert_conversions,
+    logged_events,
+    per_shop,
+)
+from .order_state import void_reason
+from .orders import conversion_values
+from .outbox import enqueue_drafts
+from .snapshot_batches import ReferralRows, load_referral_rows, person_keys, snapshots_for
+from .snapshots import COUNTED_REFERRAL_STATUSES, signal_hashes
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """An order event of the chunk left by the bulk path, in chunk order."""
+
+    item: BatchItem
+    state: OrderState | None  # the merged state when it is the order's first event, else None
+    existing: Any = None  # the order's conversion row (advocate_id, customer_id, identity_email)
+
+    @property
+    def ref(self) -> int:
+        return self.item.ref
+
+    @property
+    def shop_id(self) -> int:
+        return self.item.shop_id
+
+    @property
+    def event(self) -> OrderEvent:
+        return self.item.event
+
+    def touches(self, rows: ReferralRows) -> frozenset[tuple[Any, ...]]:
+        """`ReferralRows.touches`, and the advocate and customer of the order's conversion."""
+        keys = set(rows.touches(self.event))
+        if self.existing is not None:
+            if self.existing.advocate_id is not None:
+                keys.add(("advocate", self.existing.advocate_id))
+            keys |= person_keys(self.existing.customer_id, self.existing.identity_email)
+        return frozenset(keys)
+
+
+def apply_referral_batch(
+    session: Session, items: Sequence[BatchItem], *, now: datetime, code_key: bytes
+) -> set[int]:
+    """Decide and apply the referred orders of `items` the batch can take (see the module
+    docstring); returns their refs, the others untouched. `items` are the chunk's order events
+    the bulk path left, in chunk order, whose orders' locks and advocates' locks the caller
+    holds. Raises with effects half done: run it in a savepoint."""
+    if not items:
+        return set()
+    conn = session.connection()
+    counts = Counter(item.key for item in items)
+    conversions = _conversions(conn, counts)
+    fresh = [i for i in items if counts[i.key] == 1 and i.key not in conversions]
+    logs = logged_events(conn, {item.key for item in fresh}) if fresh else {}
+    firsts = {item.ref for item in fresh if not logs[item.key]}
+    candidates = [
+        Candidate(
+            item,
+            merge_order_events([item.event]) if item.ref in firsts else None,
+            conversions.get(item.key),
+        )
+        for item in items
+    ]
+    plans = plan_referrals(session, candidates, now=now, code_key=code_key)
+    if not plans:
+        return set()
+    planned = {plan.ref for plan in plans}
+    append_events(conn, [item for item in items if item.ref in planned], now)
+    insert_conversions(conn, conversion_rows(plans, now, code_key))
+    apply_referrals(session, plans, now=now)
+    return planned
+
+
+def _conversions(conn: Connection, keys: Iterable[OrderKey]) -> dict[OrderKey, Any]:
+    """The orders' conversions: who they are attributed to and whose they are."""
+    table = Conversion.__table__
+    query = select(
+        table.c.shop_id,
+        table.c.order_id,
+        table.c.advocate_id,
+        table.c.customer_id,
+        table.c.identity_email,
+    ).where(per_shop(table.c.shop_id, table.c.order_id, keys, conn.dialect.name))
+    return {(row.shop_id, row.order_id): row for row in conn.execute(query)}
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """A referred order the batch applies: its decision and the attributed program."""
+
+    ref: int
+    shop_id: int
+    state: OrderState
+    order: OrderEvent
+    decision: Decision
+    program: Program | None  # None: a conversion only (nothing attributed to a known program)
+    advocates: dict[int, Any]  # the advocates rows its rewards name
+
+
+def plan_referrals(
+    session: Session, candidates: Sequence[Candidate], *, now: datetime, code_key: bytes
+) -> list[Planned]:
+    """The candidates the batch can apply, decided. `candidates` are every order event of
+    the chunk the bulk path left, in chunk order; those with a state are first events of
+    their orders. Reads only."""
+    conn = session.connection()
+    planned: list[Planned] = []
+    for shop_id in sorted({c.shop_id for c in candidates}):
+        own = [c for c in candidates if c.shop_id == shop_id]
+        rows = load_referral_rows(conn, shop_id, [c.event for c in own])
+        chosen = _independent(own, rows)
+        if not chosen:
+            continue
+        snapshots = snapshots_for(
+            session, shop_id, rows, [c.event for c in chosen], now, signal_key=code_key
+        )
+        for candidate, snapshot in zip(chosen, snapshots, strict=True):
+            assert candidate.state is not None and candidate.state.order is not None
+            decision = rules.decide(candidate.state.order, snapshot, now)
+            attribution = decision.attribution
+            program = None if attribution is None else snapshot.programs.get(attribution.program_id)
+            plan = Planned(
+                ref=candidate.ref,
+                shop_id=shop_id,
+                state=candidate.state,
+                order=candidate.state.order,
+                decision=decision,
+                program=program,
+                advocates=rows.advocates,
+            )
+            if _batchable(plan):
+                planned.append(plan)
+    return planned
+
+
+def _independent(candidates: Sequence[Candidate], rows: ReferralRows) -> list[Candidate]:
+    """First events whose decision reads nothing an earlier order of the chunk (one left to
+    the per-order path, or one taken here) could change."""
+    chosen = []
+    touched: set[tuple[Any, ...]] = set()
+    for candidate in candidates:
+        keys = candidate.touches(rows)
+        state = candidate.state
+        first = state is not None and state.order is not None and state.order.has_order_data
+        if first and not keys & touched and rows.advocate_ids(candidate.event):
+            chosen.append(candidate)
+        touched |= keys
+    return chosen
+
+
+def _batchable(plan: Planned) -> bool:
+    """The per-order path would do nothing here that the batch does not."""
+    decision, program, state = plan.decision, plan.program, plan.state
+    if decision.redeemed_reward_ids or state.refunds or state.cancelled:
+        return False
+    if program is None:
+        return True
+    if void_reason(state, program) is not None:
+        return False
+    for reward in decision.rewards:
+        if reward.spec.kind is RewardKind.CHARITY or reward.beneficiary is Beneficiary.CHARITY:
+            return False
+        money = _ledger_amount(reward)
+        if money is None:
+            continue
+        advocate = plan.advocates.get(reward.advocate_id)
+        if advocate is None or (money[1] != POINTS_UNIT and advocate.currency != money[1]):
+            return False
+    return True
+
+
+def conversion_rows(plans: Sequence[Planned], now: datetime, code_key: bytes) -> list[dict]:
+    """The planned orders' conversions, as `orders._decide` inserts them."""
+    return [
+        {
+            **conversion_values(plan.shop_id, plan.state, plan.order, plan.decision, now),
+            "signals": signal_hashes(plan.order, code_key),
+        }
+        for plan in plans
+    ]
+
+
+def apply_referrals(session: Session, plans: Sequence[Planned], *, now: datetime) -> None:
+    """Referrals, rewards, ledger entries, counters, emails and merchant webhooks of the
+    planned orders, whose conversions the caller inserted. Never commits."""
+    conn = session.connection()
+    referred = [plan for plan in plans if plan.program is not None]
+    if not referred:
+        return
+    conversion_ids = _conversion_ids(conn, referred)
+    referral_rows = [_referral_row(plan, conversion_ids, now) for plan in referred]
+    table = Referral.__table__
+    returned = conn.execute(
+        insert(table).returning(table.c.id, table.c.conversion_id, sort_by_parameter_order=True),
+        [{k: v for k, v in row.items() if k != "created_status"} for row in referral_rows],
+    ).all()
+    referral_ids = {conversion_id: referral_id for referral_id, conversion_id in returned}
+    rewards = [
+        (plan, reward, _reward_row(plan, reward, conversion_ids, referral_ids, now))
+        for plan in referred
+        for reward in plan.decision.rewards
+    ]
+    reward_ids: list[int] = []
+    if rewards:
+        table = Reward.__table__
+        reward_ids = list(
+            conn.execute(
+                insert(table).returning(table.c.id, sort_by_parameter_order=True),
+                [row for _, _, row in rewards],
+            ).scalars()
+        )
+    _post_earned(conn, rewards, reward_ids, referral_rows, now)
+    _queue_pending_emails(session, rewards, reward_ids, now)
+    _record_referrals_created(session, referred, referral_rows, referral_ids, now)
+
+
+def _conversion_ids(conn: Connection, plans: Sequence[Planned]) -> dict[int, int]:
+    """Conversion id by plan ref (the caller inserted them)."""
+    table = Conversion.__table__
+    ids: dict[int, int] = {}
+    for shop_id in sorted({plan.shop_id for plan in plans}):
+        own = {plan.order.order_id: plan.ref for plan in plans if plan.shop_id == shop_id}
+        query = select(table.c.id, table.c.order_id).where(
+            table.c.shop_id == shop_id, table.c.order_id.in_(sorted(own))
+        )
+        ids |= {own[order_id]: conversion_id for conversion_id, order_id in conn.execute(query)}
+    return ids
+
+
+def _paid(state: OrderState) -> bool:
+    return state.paid and state.paid_at is not None
+
+
+def _referral_row(plan: Planned, conversion_ids: dict[int, int], now: datetime) -> dict:
+    """As `orders._new_referral` creates it, then `order_state._hold` moves it."""
+    decision = plan.decision
+    attribution = decision.attribution
+    assert attribution is not None
+    created = {
+        Outcome.REJECTED: ReferralStatus.REJECTED,
+        Outcome.REVIEW: ReferralStatus.REVIEW,
+    }.get(decision.outcome, ReferralStatus.PENDING)
+    held = created is ReferralStatus.PENDING and _paid(plan.state)
+    return {
+        "shop_id": plan.shop_id,
+        "program_id": attribution.program_id,
+        "advocate_id": attribution.advocate_id,
+        "conversion_id": conversion_ids[plan.ref],
+        "status": ReferralStatus.CONVERTED if held else created,
+        "method": attribution.method,
+        "code": attribution.code,
+        "reasons": [
+            {"reason": r.reason.value, "detail": r.detail, "rule_key": r.rule_key}
+            for r in decision.rejections
+        ],
+        "status_reason": decision.reasons[0] if created is ReferralStatus.REJECTED else None,
+        "created_at": now,
+        "updated_at": now,
+        "created_status": created,  # not a column: dropped before the insert
+    }
+
+
+def _reward_row(
+    plan: Planned,
+    decided: RewardDecision,
+    conversion_ids: dict[int, int],
+    referral_ids: dict[int, int],
+    now: datetime,
+) -> dict:
+    """As `orders._new_reward` creates it, then `reward_moves.hold` moves it."""
+    program = plan.program
+    assert program is not None
+    conversion_id = conversion_ids[plan.ref]
+    value = None if decided.value is None else decided.value.amount
+    status = RewardStatus.REDEEMED if decided.at_checkout else RewardStatus.PENDING
+    hold_until = None
+    if status is RewardStatus.PENDING and _paid(plan.state):
+        check_move(status, RewardStatus.HELD)
+        status = RewardStatus.HELD
+        assert plan.state.paid_at is not None
+        hold_until = plan.state.paid_at + timedelta(days=program.hold_days)
+    return {
+        "shop_id": plan.shop_id,
+        "program_id": program.id,
+        "referral_id": referral_ids[conversion_id],
+        "conversion_id": conversion_id,
+        "advocate_id": decided.advocate_id,
+        "beneficiary": decided.beneficiary,
+        "rule_key": decided.rule_key,
+        "kind": decided.spec.kind,
+        "status": status,
+        "value": value,
+        "nominal_value": value,
+        "points": decided.points,
+        "currency": program.currency if decided.value is None else decided.value.currency,
+        "debt_offset": Decimal(0),
+        "spec": reward_spec_to_dict(decided.spec),
+        "hold_until": hold_until,
+        "redeemed_at": now if decided.at_checkout else None,
+        "revoke_state": RevokeState.NONE,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _ledger_amount(decided: RewardDecision) -> tuple[Decimal | int, str] | None:
+    """What `reward_moves.book_earned` posts for the reward: (amount, unit), or None."""
+    if decided.beneficiary is not Beneficiary.ADVOCATE or decided.advocate_id is None:
+        return None
+    if decided.spec.kind in MONEY_VALUE_KINDS and decided.value is not None:
+        return decided.value.amount, decided.value.currency
+    if decided.spec.kind is RewardKind.POINTS and decided.points is not None:
+        return decided.points, POINTS_UNIT
+    return None
+
+
+def _post_earned(
+    conn: Connection,
+    rewards: Sequence[tuple[Planned, RewardDecision, dict]],
+    reward_ids: Sequence[int],
+    referral_rows: Sequence[dict],
+    now: datetime,
+) -> None:
+    """The ledger entries of the new rewards and each advocate's balance, points and
+    successful referrals moved by their sum: one INSERT, one UPDATE per advocate."""
+    entries = []
+    moves: dict[int, dict[str, Any]] = {}
+
+    def move(shop_id: int, advocate_id: int) -> dict[str, Any]:
+        zero = {"add_balance": Decimal(0), "add_points": 0, "add_referrals": 0}
+        return moves.setdefault(advocate_id, {"advocate": advocate_id, "shop": shop_id, **zero})
+
+    for (plan, decided, _row), reward_id in zip(rewards, reward_ids, strict=True):
+        earned = _ledger_amount(decided)
+        if earned is None or earned[0] == 0:
+            continue
+        amount, unit = earned
+        assert decided.advocate_id is not None
+        entries.append(
+            {
+                "shop_id": plan.shop_id,
+                "advocate_id": decided.advocate_id,
+                "reward_id": reward_id,
+                "kind": LedgerKind.EARNED,
+                "amount": Decimal(amount),
+                "unit": unit,
+                "note": None,
+                "created_at": now,
+            }
+        )
+        target = move(plan.shop_id, decided.advocate_id)
+        target["add_points" if unit == POINTS_UNIT else "add_balance"] += amount
+    for row in referral_rows:
+        if row["created_status"] in COUNTED_REFERRAL_STATUSES:
+            move(row["shop_id"], row["advocate_id"])["add_referrals"] += 1
+    if entries:
+        conn.execute(insert(LedgerEntry.__table__), entries)
+    if moves:
+        conn.execute(_advocate_moves(), [moves[a] for a in sorted(moves)])
+
+
+def _advocate_moves() -> Any:
+    table = Advocate.__table__
+    return (
+        update(table)
+        .where(table.c.id == bindparam("advocate"), table.c.shop_id == bindparam("shop"))
+        .values(
+            balance=table.c.balance + bindparam("add_balance"),
+            points=table.c.points + bindparam("add_points"),
+            successful_referrals=table.c.successful_referrals + bindparam("add_referrals"),
+        )
+    )
+
+
+def _queue_pending_emails(
+    session: Session,
+    rewards: Sequence[tuple[Planned, RewardDecision, dict]],
+    reward_ids: Sequence[int],
+    now: datetime,
+) -> None:
+    """The "reward pending" drafts `reward_moves.hold` queues for rewards that became held."""
+    drafts = []
+    for (plan, decided, row), reward_id in zip(rewards, reward_ids, strict=True):
+        assert plan.program is not None
+        if row["status"] is not RewardStatus.HELD:
+            continue
+        if not plan.program.emails.sends(ShopperEmail.REWARD_PENDING):
+            continue
+        recipient = _recipient(plan, decided)
+        if recipient is None:
+            continue
+        kind = ShopperEmail.REWARD_PENDING.value
+        drafts.append(
+            {
+                "shop_id": plan.shop_id,
+                "kind": kind,
+                "recipient": recipient,
+                "dedup_key": f"{kind}:{reward_id}",
+                "payload": {"draft": {"kind": kind, "reward_id": reward_id}},
+            }
+        )
+    enqueue_drafts(session, drafts, now=now)
+
+
+def _recipient(plan: Planned, decided: RewardDecision) -> str | None:
+    """`shopper_emails.reward_recipient` for a reward being created."""
+    if decided.beneficiary is Beneficiary.ADVOCATE and decided.advocate_id is not None:
+        advocate = plan.advocates.get(decided.advocate_id)
+        active = advocate is not None and advocate.status is AdvocateStatus.ACTIVE
+        return advocate.email if active else None
+    if decided.beneficiary is Beneficiary.FRIEND:
+        return plan.order.email
+    return None
+
+
+def _record_referrals_created(
+    session: Session,
+    plans: Sequence[Planned],
+    referral_rows: Sequence[dict],
+    referral_ids: dict[int, int],
+    now: datetime,
+) -> None:
+    """`merchant_webhooks.record_referral_created` for each, with the status it was created
+    with; nothing at all when the shop has no endpoint for it."""
+    for plan, row in zip(plans, referral_rows, strict=True):
+        if not merchant_webhooks.subscribers(session, plan.shop_id).get(
+            merchant_webhooks.REFERRAL_CREATED
+        ):
+            continue
+        referral_id = referral_ids[row["conversion_id"]]
+        advocate = plan.advocates.get(row["advocate_id"])
+        data = merchant_webhooks.referral_data(
+            referral_id=referral_id,
+            program_id=row["program_id"],
+            status=row["created_status"],
+            advocate_id=row["advocate_id"],
+            advocate_email=None if advocate is None else advocate.email,
+            code=row["code"],
+            conversion=conversion_values(plan.shop_id, plan.state, plan.order, plan.decision, now),
+            created_at=now,
+        )
+        merchant_webhooks.record_event(
+            session,
+            plan.shop_id,
+            merchant_webhooks.REFERRAL_CREATED,
+            f"{merchant_webhooks.REFERRAL_CREATED}:{referral_id}",
+            lambda data=data: {"referral": data},
+            now=now,
+        )
