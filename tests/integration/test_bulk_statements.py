@@ -1,0 +1,180 @@
+"""The bulk order path's set-based statements store exactly what the plain statements store:
+same values (NULLs, Decimals, aware times, booleans, JSON), same analytics rows, one statement
+per chunk. On PostgreSQL they are fixed-text `unnest` forms; elsewhere the plain ones."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import event as sa_event
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from referral_plugin.domain.decisions import AttributionMethod, Outcome
+from referral_plugin.models import Conversion
+from referral_plugin.models.analytics import CustomerOrder
+from referral_plugin.services.order_batches import _insert_conversions
+from referral_plugin.services.orders import conversion_insert
+from tests.integration import builders
+from tests.integration.builders import NOW
+
+PLUS_TWO = timezone(timedelta(hours=2))
+FRAUD = [{"check": "self_referral", "action": "flag", "detail": "même adresse ✓"}]
+
+
+def conversion_rows(shop_id: int) -> list[dict[str, Any]]:
+    """Rows as the bulk path builds them, with every awkward value it can meet."""
+    base: dict[str, Any] = {
+        "shop_id": shop_id,
+        "order_number": None,
+        "customer_id": None,
+        "email": None,
+        "identity_email": None,
+        "currency": "USD",
+        "subtotal": Decimal(0),
+        "total": Decimal(0),
+        "refunded_total": Decimal(0),
+        "paid": False,
+        "paid_at": None,
+        "cancelled": False,
+        "is_test": False,
+        "method": None,
+        "advocate_id": None,
+        "program_id": None,
+        "code": None,
+        "outcome": Outcome.NOT_REFERRAL,
+        "reasons": [],
+        "fraud": [],
+        "signals": {},
+        "decided_at": NOW,
+        "updated_at": NOW,
+    }
+    paid_customer = {
+        "email": "Buyer@Example.com",
+        "identity_email": "buyer@example.com",
+        "customer_id": "cust-1",
+        "paid": True,
+    }
+    return [
+        base | {"order_id": "nulls"},
+        base
+        | paid_customer
+        | {
+            "order_id": "first",
+            "order_number": "#1001",
+            "subtotal": Decimal("1234.5"),
+            "total": Decimal("1111.10"),
+            "refunded_total": Decimal("0.01"),
+            "paid_at": datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=UTC),
+            "reasons": ["no_referral_code", "guest_checkout"],
+            "fraud": FRAUD,
+            "signals": {"browser_ip": "ab" * 32, "user_agent": None},
+            "decided_at": datetime(2026, 3, 2, 14, 0, tzinfo=PLUS_TWO),  # stored as 12:00 UTC
+        },
+        base
+        | paid_customer
+        | {
+            "order_id": "second",
+            "currency": "EUR",
+            "subtotal": Decimal("99999999999.99"),
+            "total": Decimal("-5.00"),
+            "paid_at": datetime(2026, 3, 2, 1, 0, tzinfo=PLUS_TWO),
+            "cancelled": True,
+            "is_test": True,
+            "method": AttributionMethod.LANDING_LINK,
+            "code": "LINK-ÄÖ",
+            "outcome": Outcome.REJECTED,
+            "reasons": [{"nested": [1, 2.5, None, True]}],
+        },
+        base
+        | paid_customer
+        | {
+            "order_id": "third",
+            "total": Decimal("10.006"),  # rounded by NUMERIC(14, 2) either way
+            "paid_at": datetime(2026, 3, 2, 2, 0, tzinfo=UTC),
+            "signals": {"payment_fingerprint": "x'; DROP TABLE conversions; --"},
+        },
+    ]
+
+
+def stored(session: Session, shop_id: int) -> dict[str, tuple[Any, ...]]:
+    """Each conversion's columns but its keys, by order id, plus the JSON columns' text."""
+    table = Conversion.__table__
+    columns = [c for c in table.c if c.name not in ("id", "shop_id")]
+    json_text = [text(f"CAST({name} AS TEXT)") for name in ("reasons", "fraud", "signals")]
+    query = select(*columns, *json_text).where(table.c.shop_id == shop_id)
+    return {row.order_id: tuple(row) for row in session.execute(query)}
+
+
+def customer_orders(session: Session, shop_id: int) -> dict[str, tuple[Any, ...]]:
+    """The trigger-maintained analytics rows, by order id."""
+    facts = CustomerOrder.__table__
+    columns = [c for c in facts.c if c.name not in ("conversion_id", "shop_id")]
+    query = (
+        select(Conversion.order_id, *columns)
+        .join(Conversion, Conversion.id == facts.c.conversion_id)
+        .where(facts.c.shop_id == shop_id)
+    )
+    return {row[0]: tuple(row[1:]) for row in session.execute(query)}
+
+
+@contextmanager
+def insert_statements(session: Session) -> Iterator[list[str]]:
+    """The INSERT INTO conversions statements sent to the driver meanwhile."""
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO CONVERSIONS"):
+            statements.append(statement)
+
+    engine = session.get_bind().engine
+    sa_event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", record)
+
+
+def test_the_chunk_insert_stores_what_the_plain_insert_stores(session: Session) -> None:
+    plain_shop = builders.shop(session, "plain-insert.myshopify.com").id
+    bulk_shop = builders.shop(session, "bulk-insert.myshopify.com").id
+    conn = session.connection()
+    conn.execute(conversion_insert(conn.dialect.name), conversion_rows(plain_shop)).all()
+
+    with insert_statements(session) as statements:
+        _insert_conversions(conn, conversion_rows(bulk_shop))
+
+    expected = stored(session, plain_shop)
+    assert stored(session, bulk_shop) == expected
+    assert len(expected) == 4
+    assert expected["third"][7] == Decimal("10.01")  # total, as NUMERIC(14, 2) keeps it
+    assert customer_orders(session, bulk_shop) == customer_orders(session, plain_shop)
+    assert len(customer_orders(session, plain_shop)) == 2  # paid, not cancelled, not a test
+    assert len(statements) == 1  # one statement for the chunk: the triggers run once
+
+
+@pytest.mark.parametrize("rows", [1, 7, 50], ids=lambda n: f"{n}-rows")
+def test_the_chunk_insert_has_one_text_whatever_the_row_count(session: Session, rows: int) -> None:
+    shop_id = builders.shop(session, f"rows-{rows}.myshopify.com").id
+    conn = session.connection()
+    chunk = [conversion_rows(shop_id)[1] | {"order_id": f"o-{n}"} for n in range(rows)]
+    with insert_statements(session) as statements:
+        _insert_conversions(conn, chunk)
+        _insert_conversions(conn, chunk)  # all conflict: nothing more, no error
+
+    assert len(stored(session, shop_id)) == rows
+    if conn.dialect.name == "postgresql":
+        assert "unnest" in statements[0] and statements[0] == statements[1]
+        assert len(statements[0]) < 2000  # short enough for psycopg's statement cache
+
+
+def test_the_chunk_insert_refuses_a_naive_time(session: Session) -> None:
+    shop_id = builders.shop(session, "naive.myshopify.com").id
+    row = conversion_rows(shop_id)[0] | {"decided_at": datetime(2026, 3, 2, 12, 0)}
+    with pytest.raises(Exception, match="naive datetime"):
+        _insert_conversions(session.connection(), [row])
