@@ -38,6 +38,7 @@ from sqlalchemy import (
     Integer,
     Numeric,
     String,
+    Table,
     and_,
     any_,
     bindparam,
@@ -56,7 +57,13 @@ from ..domain.emails import identity_email
 from ..domain.events import OrderEvent
 from ..domain.orders import OrderState, merge_order_events
 from ..models import Claim, Code, Conversion, OrderEventRecord
-from .order_event_codec import event_insert, event_row, order_event_from_json, order_lock_key
+from .order_event_codec import (
+    EVENT_UNIQUE,
+    event_insert,
+    event_row,
+    order_event_from_json,
+    order_lock_key,
+)
 from .orders import UNIQUE_ORDER, conversion_insert, conversion_values
 from .snapshots import NO_REFERRAL_SNAPSHOT, signal_hashes, wanted_codes
 
@@ -228,8 +235,14 @@ def logged_events(conn: Connection, keys: set[OrderKey]) -> dict[OrderKey, dict[
 
 def append_events(conn: Connection, items: Sequence[BatchItem], now: datetime) -> None:
     """Append the new events: one executemany (ON CONFLICT DO NOTHING stays as a guard)."""
-    if items:
-        rows = [event_row(item.shop_id, item.event, now) for item in items]
+    if not items:
+        return
+    rows = [event_row(item.shop_id, item.event, now) for item in items]
+    if conn.dialect.name == "postgresql":
+        table = OrderEventRecord.__table__
+        arrays = _column_arrays(conn, table, rows)
+        conn.exec_driver_sql(_unnest_insert(table, EVENT_UNIQUE, returning=False), arrays)
+    else:
         conn.execute(event_insert(conn.dialect.name, returning=False), rows)
 
 
@@ -259,7 +272,9 @@ def insert_conversions(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
     if conn.dialect.name == "postgresql":
-        conn.execute(_unnest_conversion_insert(), _column_arrays(conn, rows)).all()
+        table = Conversion.__table__
+        arrays = _column_arrays(conn, table, rows)
+        conn.exec_driver_sql(_unnest_insert(table, UNIQUE_ORDER, returning=True), arrays).all()
     else:
         conn.execute(conversion_insert(conn.dialect.name, returning=True), rows).all()
 
@@ -298,32 +313,36 @@ def _array_type(column: Column[Any]) -> str:
     raise TypeError(f"no array type for {column.table.name}.{column.name}: {column_type!r}")
 
 
-def _inserted_columns() -> list[Column[Any]]:
-    return [column for column in Conversion.__table__.c if column.name != "id"]
+def _inserted_columns(table: Table) -> list[Column[Any]]:
+    return [column for column in table.c if column.name != "id"]
 
 
 @functools.cache
-def _unnest_conversion_insert() -> Executable:
-    """PostgreSQL: the chunk's conversions as one `INSERT ... SELECT FROM unnest(arrays)`, one
-    array per column. Its text is the same for any row count, so psycopg converts it once and
-    prepares it (a `VALUES (...), (...)` list is a new text of ~1,200 placeholders per chunk,
-    re-parsed every time), and it stays one statement: the analytics triggers run once."""
-    columns = _inserted_columns()
+def _unnest_insert(table: Table, unique: tuple[str, ...], *, returning: bool) -> str:
+    """PostgreSQL: a chunk's rows as one `INSERT ... SELECT FROM unnest(arrays)`, one array per
+    column, `ON CONFLICT (unique) DO NOTHING`. Its text is the same for any row count, so
+    psycopg converts it once and prepares it (a `VALUES (...), (...)` list is a new text of
+    ~1,200 placeholders per chunk, re-parsed every time), and it stays one statement: the
+    analytics triggers on `conversions` run once per chunk. The arrays are sent in binary
+    (`%(name)b`): as text, psycopg would escape every string element (JSON payloads full of
+    quotes) with a Python regex. Run with `exec_driver_sql`."""
+    columns = _inserted_columns(table)
     names = ", ".join(column.name for column in columns)
-    arrays = ", ".join(f"CAST(:{column.name} AS {_array_type(column)})" for column in columns)
-    unique = ", ".join(UNIQUE_ORDER)
-    return text(  # our column and type names only, never input: the values are parameters
-        f"INSERT INTO conversions ({names}) SELECT * FROM unnest({arrays}) "  # noqa: S608
-        f"ON CONFLICT ({unique}) DO NOTHING RETURNING id"
+    arrays = ", ".join(f"CAST(%({column.name})b AS {_array_type(column)})" for column in columns)
+    return (  # our table, column and type names only: the values are parameters
+        f"INSERT INTO {table.name} ({names}) SELECT * FROM unnest({arrays}) "  # noqa: S608
+        f"ON CONFLICT ({', '.join(unique)}) DO NOTHING" + (" RETURNING id" if returning else "")
     )
 
 
-def _column_arrays(conn: Connection, rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+def _column_arrays(
+    conn: Connection, table: Table, rows: list[dict[str, Any]]
+) -> dict[str, list[Any]]:
     """The rows as one list per column, each value bound as the column's type binds it (aware
     UTC times, enum values, psycopg `Json` wrappers): what the VALUES form would send."""
     dialect = conn.dialect
     arrays: dict[str, list[Any]] = {}
-    for column in _inserted_columns():
+    for column in _inserted_columns(table):
         process = column.type.dialect_impl(dialect).bind_processor(dialect)
         values = [row[column.name] for row in rows]
         arrays[column.name] = values if process is None else [process(v) for v in values]

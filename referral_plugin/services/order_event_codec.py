@@ -159,6 +159,9 @@ def event_row(shop_id: int, event: OrderEvent, now: datetime) -> dict[str, Any]:
     }
 
 
+EVENT_UNIQUE = ("shop_id", "order_id", "idempotency_key")  # an event is logged once
+
+
 @functools.cache
 def event_insert(dialect: str, *, returning: bool = True) -> Executable:
     """`INSERT ... ON CONFLICT DO NOTHING [RETURNING id]` on the table, built once per dialect.
@@ -166,8 +169,7 @@ def event_insert(dialect: str, *, returning: bool = True) -> Executable:
     statement (pipelined by psycopg)."""
     table = OrderEventRecord.__table__
     module = postgresql if dialect == "postgresql" else sqlite
-    unique = ("shop_id", "order_id", "idempotency_key")
-    statement = module.insert(table).on_conflict_do_nothing(index_elements=unique)
+    statement = module.insert(table).on_conflict_do_nothing(index_elements=EVENT_UNIQUE)
     return statement.returning(table.c.id) if returning else statement
 
 

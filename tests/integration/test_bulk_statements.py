@@ -1,6 +1,7 @@
 """The bulk order path's set-based statements store exactly what the plain statements store:
 same values (NULLs, Decimals, aware times, booleans, JSON), same analytics rows, one statement
-per chunk. On PostgreSQL they are fixed-text `unnest` forms; elsewhere the plain ones."""
+per chunk. On PostgreSQL they are fixed-text `unnest` forms with binary arrays; elsewhere the
+plain ones."""
 
 from __future__ import annotations
 
@@ -16,12 +17,22 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from referral_plugin.domain.decisions import AttributionMethod, Outcome
-from referral_plugin.models import Conversion
+from referral_plugin.domain.events import OrderEventKind
+from referral_plugin.models import Conversion, OrderEventRecord
 from referral_plugin.models.analytics import CustomerOrder
-from referral_plugin.services.order_batches import _insert_conversions
+from referral_plugin.services.order_batches import (
+    BatchItem,
+    _append_events,
+    _insert_conversions,
+)
+from referral_plugin.services.order_event_codec import (
+    event_insert,
+    event_row,
+    order_event_from_json,
+)
 from referral_plugin.services.orders import conversion_insert
 from tests.integration import builders
-from tests.integration.builders import NOW
+from tests.integration.builders import NOW, order_event
 
 PLUS_TWO = timezone(timedelta(hours=2))
 FRAUD = [{"check": "self_referral", "action": "flag", "detail": "même adresse ✓"}]
@@ -178,3 +189,41 @@ def test_the_chunk_insert_refuses_a_naive_time(session: Session) -> None:
     row = conversion_rows(shop_id)[0] | {"decided_at": datetime(2026, 3, 2, 12, 0)}
     with pytest.raises(Exception, match="naive datetime"):
         _insert_conversions(session.connection(), [row])
+
+
+def logged_rows(session: Session, shop_id: int) -> set[tuple[Any, ...]]:
+    table = OrderEventRecord.__table__
+    columns = [c for c in table.c if c.name not in ("id", "shop_id")]
+    return {
+        tuple(row) for row in session.execute(select(*columns).where(table.c.shop_id == shop_id))
+    }
+
+
+def test_the_chunk_append_logs_what_the_plain_insert_logs(session: Session) -> None:
+    plain_shop = builders.shop(session, "plain-append.myshopify.com").id
+    bulk_shop = builders.shop(session, "bulk-append.myshopify.com").id
+    events = [
+        order_event(OrderEventKind.PAID, "a", email=None, subtotal=None, with_data=False),
+        order_event(OrderEventKind.PAID, "b", codes=('Q"uote\\d',), email="ünï@example.com"),
+        order_event(
+            OrderEventKind.REFUNDED,
+            "b",
+            refunds=(("r-1", "0.01"), ("r-2", "12345678.90")),
+            at=datetime(2026, 3, 2, 16, 30, 0, 1, tzinfo=PLUS_TWO),
+        ),
+    ]
+    conn = session.connection()
+    now = datetime(2026, 3, 2, 15, 0, tzinfo=PLUS_TWO)
+    plain = [event_row(plain_shop, event, now) for event in events]
+    conn.execute(event_insert(conn.dialect.name, returning=False), plain)
+
+    _append_events(conn, [BatchItem(n, bulk_shop, e) for n, e in enumerate(events)], now)
+    _append_events(conn, [BatchItem(9, bulk_shop, events[1])], now)  # logged already: no-op
+
+    expected = logged_rows(session, plain_shop)
+    assert logged_rows(session, bulk_shop) == expected
+    assert len(expected) == 3
+    payloads = session.scalars(
+        select(OrderEventRecord.payload).where(OrderEventRecord.shop_id == bulk_shop)
+    )
+    assert {order_event_from_json(p) for p in payloads} == set(events)
