@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -13,6 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 def make_engine(database_url: str, **kwargs: Any) -> Engine:
     """An engine for SQLite (WAL, foreign keys, busy timeout) or PostgreSQL (psycopg 3)."""
     url = make_url(database_url)
+    kwargs.setdefault("json_serializer", json_dumps)
+    kwargs.setdefault("json_deserializer", json_loads)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
@@ -28,6 +32,46 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 10)
     return create_engine(url, **kwargs)
+
+
+# orjson: a well-kept C library, 3-10x faster than the standard library's json. It never
+# decides alone what a value means: where it would differ from `json`, `json` does the work.
+_DUMP_OPTIONS = (
+    orjson.OPT_NON_STR_KEYS  # {1: x} -> {"1": x}, as json.dumps writes it
+    | orjson.OPT_PASSTHROUGH_DATETIME  # refused, as json.dumps refuses them
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+)
+_LONG_DIGIT_RUN = "0" * 19  # orjson reads integers beyond 64 bits (20+ digits) as floats
+_DIGITS_TO_ZEROS = str.maketrans("123456789", "000000000")
+_BYTE_DIGITS_TO_ZEROS = bytes.maketrans(b"123456789", b"000000000")
+
+
+def json_dumps(value: Any) -> str:
+    """JSON text of `value`, equal in meaning to `json.dumps(value)` (compact, non-ASCII as
+    UTF-8 rather than \\u escapes): orjson, or `json.dumps` for what orjson refuses
+    (integers beyond 64 bits; other types, which then raise json's own TypeError)."""
+    try:
+        return orjson.dumps(value, option=_DUMP_OPTIONS).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(value)
+
+
+def json_loads(text: str | bytes | bytearray | memoryview) -> Any:
+    """The value `json.loads(text)` reads, or its error: orjson parses it unless it holds a
+    run of 19+ digits (a possible integer beyond 64 bits) or orjson refuses it (NaN,
+    Infinity, a BOM, UTF-16, lone surrogates, bad UTF-8), then `json.loads` does."""
+    if isinstance(text, memoryview):
+        text = bytes(text)
+    if isinstance(text, str):
+        long_run = _LONG_DIGIT_RUN in text.translate(_DIGITS_TO_ZEROS)
+    else:
+        long_run = _LONG_DIGIT_RUN.encode() in text.translate(_BYTE_DIGITS_TO_ZEROS)
+    if not long_run:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
 
 
 def _begin_immediate(connection: Connection) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -14,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from ..crypto import SecretBox
+from ..db import json_loads
 from ..domain.events import Event, Platform
 from ..models import DeliveryStatus, Shop, WebhookDelivery
 from .event_handlers import EventContext, UnprocessableDelivery, handler_for
@@ -272,7 +272,7 @@ def translate_delivery(
         raise UnprocessableDelivery("the stored headers do not identify a shop and topic")
     meta = dataclasses.replace(meta, received_at=delivery.received_at)
     try:
-        payload = json.loads(delivery.body)
+        payload = json_loads(delivery.body)
     except ValueError as exc:
         raise UnprocessableDelivery(f"the body is not JSON ({describe_error(exc)})") from exc
     try:
