@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -23,6 +24,7 @@ from ..payload import (
     address_fingerprint,
     as_object,
     identifier,
+    is_object,
     money,
     ref_from_url,
     state_digest,
@@ -37,10 +39,18 @@ _TOPIC_KINDS = {"orders/paid": OrderEventKind.PAID, "orders/cancelled": OrderEve
 
 def shop_amount(order: Mapping[str, Any], name: str) -> Decimal | None:
     """`<name>_set.shop_money.amount` (the shop's currency), else the plain `<name>` field."""
-    money_set = order.get(f"{name}_set")
-    if isinstance(money_set, Mapping) and isinstance(money_set.get("shop_money"), Mapping):
-        return money(money_set["shop_money"].get("amount"), f"{name}_set.shop_money.amount")
+    set_name, amount_where = _money_set_names(name)
+    money_set = order.get(set_name)
+    if is_object(money_set) and is_object(shop_money := money_set.get("shop_money")):
+        return money(shop_money.get("amount"), amount_where)
     return money(order.get(name), name)
+
+
+@functools.cache
+def _money_set_names(name: str) -> tuple[str, str]:
+    """The `<name>_set` key and where its amount is (for errors), built once per name: an
+    order asks for a dozen amounts per line item."""
+    return f"{name}_set", f"{name}_set.shop_money.amount"
 
 
 def order_kind(topic: str, order: Mapping[str, Any]) -> OrderEventKind:
@@ -88,7 +98,7 @@ def _refunds(order: Mapping[str, Any]) -> tuple[Refund, ...]:
 def _line_items(order: Mapping[str, Any]) -> tuple[LineItem, ...]:
     items = []
     for index, raw in enumerate(order.get("line_items") or ()):
-        line = as_object(raw, f"line_items[{index}]")
+        line = raw if type(raw) is dict else as_object(raw, f"line_items[{index}]")
         quantity = int(line.get("quantity") or 0)
         price = shop_amount(line, "price") or Decimal(0)
         discount = shop_amount(line, "total_discount") or Decimal(0)
