@@ -7,9 +7,23 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Boolean,
+    ColumnElement,
+    Connection,
+    Engine,
+    any_,
+    bindparam,
+    create_engine,
+    event,
+)
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.visitors import InternalTraversal
 
 
 def make_engine(database_url: str, **kwargs: Any) -> Engine:
@@ -95,3 +109,33 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+class IdAmong(ColumnElement[bool]):
+    """`column` is one of the ids in the list parameter `key`: `column = ANY(:key)` (a
+    BIGINT[]) on PostgreSQL, so the statement has one text for any number of ids (psycopg
+    converts and prepares it once; an IN list is a new text per count, parsed and planned
+    again), and an expanding `column IN (...)` elsewhere."""
+
+    inherit_cache = True
+    type = Boolean()
+    _is_implicitly_boolean = True  # no "= 1" after it where booleans are integers (SQLite)
+    _traverse_internals = [
+        ("column", InternalTraversal.dp_clauseelement),
+        ("key", InternalTraversal.dp_string),
+    ]
+
+    def __init__(self, column: ColumnElement[int], key: str) -> None:
+        self.column = column
+        self.key = key
+
+
+@compiles(IdAmong)
+def _id_in_list(element: IdAmong, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.column.in_(bindparam(element.key, expanding=True)), **kw)
+
+
+@compiles(IdAmong, "postgresql")
+def _id_in_array(element: IdAmong, compiler: SQLCompiler, **kw: Any) -> str:
+    ids = bindparam(element.key, type_=ARRAY(BigInteger))
+    return compiler.process(element.column == any_(ids), **kw)

@@ -21,6 +21,7 @@ from sqlalchemy import Executable, bindparam, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from ..db import IdAmong
 from ..domain.events import OrderEvent, Platform
 from ..models import DeliveryStatus, WebhookDelivery
 from .advocate_locks import lock_chunk_advocates
@@ -128,7 +129,7 @@ def _mark_done() -> Executable:
     table = WebhookDelivery.__table__
     return (
         update(table)
-        .where(table.c.id.in_(bindparam("ids", expanding=True)))
+        .where(IdAmong(table.c.id, "ids"))  # one statement text for any number of ids
         .values(
             status=bindparam("done"),
             processed_at=bindparam("now"),

@@ -13,13 +13,14 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event as sa_event
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from referral_plugin.domain.decisions import AttributionMethod, Outcome
 from referral_plugin.domain.events import OrderEventKind
-from referral_plugin.models import Conversion, OrderEventRecord
+from referral_plugin.models import Conversion, DeliveryStatus, OrderEventRecord, WebhookDelivery
 from referral_plugin.models.analytics import CustomerOrder
+from referral_plugin.services.delivery_batches import _mark_done
 from referral_plugin.services.order_batches import (
     BatchItem,
     _append_events,
@@ -31,6 +32,7 @@ from referral_plugin.services.order_event_codec import (
     order_event_from_json,
 )
 from referral_plugin.services.orders import conversion_insert
+from tests.inbox_support import store
 from tests.integration import builders
 from tests.integration.builders import NOW, order_event
 
@@ -135,12 +137,12 @@ def customer_orders(session: Session, shop_id: int) -> dict[str, tuple[Any, ...]
 
 
 @contextmanager
-def insert_statements(session: Session) -> Iterator[list[str]]:
-    """The INSERT INTO conversions statements sent to the driver meanwhile."""
+def sent_statements(session: Session, start: str) -> Iterator[list[str]]:
+    """The statements starting with `start` (upper case) sent to the driver meanwhile."""
     statements: list[str] = []
 
     def record(conn, cursor, statement, parameters, context, executemany) -> None:
-        if statement.lstrip().upper().startswith("INSERT INTO CONVERSIONS"):
+        if statement.lstrip().upper().startswith(start):
             statements.append(statement)
 
     engine = session.get_bind().engine
@@ -157,7 +159,7 @@ def test_the_chunk_insert_stores_what_the_plain_insert_stores(session: Session) 
     conn = session.connection()
     conn.execute(conversion_insert(conn.dialect.name), conversion_rows(plain_shop)).all()
 
-    with insert_statements(session) as statements:
+    with sent_statements(session, "INSERT INTO CONVERSIONS") as statements:
         _insert_conversions(conn, conversion_rows(bulk_shop))
 
     expected = stored(session, plain_shop)
@@ -174,7 +176,7 @@ def test_the_chunk_insert_has_one_text_whatever_the_row_count(session: Session, 
     shop_id = builders.shop(session, f"rows-{rows}.myshopify.com").id
     conn = session.connection()
     chunk = [conversion_rows(shop_id)[1] | {"order_id": f"o-{n}"} for n in range(rows)]
-    with insert_statements(session) as statements:
+    with sent_statements(session, "INSERT INTO CONVERSIONS") as statements:
         _insert_conversions(conn, chunk)
         _insert_conversions(conn, chunk)  # all conflict: nothing more, no error
 
@@ -227,3 +229,28 @@ def test_the_chunk_append_logs_what_the_plain_insert_logs(session: Session) -> N
         select(OrderEventRecord.payload).where(OrderEventRecord.shop_id == bulk_shop)
     )
     assert {order_event_from_json(p) for p in payloads} == set(events)
+
+
+@pytest.mark.parametrize("marked", [[1], [0, 2, 3]], ids=["one id", "three ids"])
+def test_mark_done_marks_exactly_the_ids_given_with_one_text(
+    session: Session, marked: list[int]
+) -> None:
+    shop = builders.shop(session, f"mark-{len(marked)}.myshopify.com")
+    ids = [store(session, shop.id, shop.domain, b"{}", event_id=f"e{n}", now=NOW) for n in range(5)]
+    session.execute(update(WebhookDelivery).values(status=DeliveryStatus.PROCESSING))
+    chosen = [ids[n] for n in marked]
+    later_now = NOW + timedelta(minutes=5)
+    with sent_statements(session, "UPDATE WEBHOOK_DELIVERIES") as statements:
+        session.connection().execute(
+            _mark_done(), {"ids": chosen, "now": later_now, "done": DeliveryStatus.DONE}
+        )
+
+    rows = session.execute(
+        select(WebhookDelivery.id, WebhookDelivery.status, WebhookDelivery.processed_at)
+        .where(WebhookDelivery.id.in_(ids))
+        .execution_options(populate_existing=True)
+    ).all()
+    assert {row.id for row in rows if row.status == DeliveryStatus.DONE} == set(chosen)
+    assert {row.processed_at for row in rows if row.id in chosen} == {later_now}
+    if session.get_bind().dialect.name == "postgresql":
+        assert statements[0].endswith("= ANY (%(ids)s::BIGINT[])")  # the same for any count
