@@ -234,7 +234,8 @@ def logged_events(conn: Connection, keys: set[OrderKey]) -> dict[OrderKey, dict[
 
 
 def append_events(conn: Connection, items: Sequence[BatchItem], now: datetime) -> None:
-    """Append the new events: one executemany (ON CONFLICT DO NOTHING stays as a guard)."""
+    """Append the new events in one statement on PostgreSQL (`_unnest_insert`), one
+    executemany elsewhere (ON CONFLICT DO NOTHING stays as a guard)."""
     if not items:
         return
     rows = [event_row(item.shop_id, item.event, now) for item in items]
@@ -307,6 +308,8 @@ def _array_type(column: Column[Any]) -> str:
     column_type = column.type
     if isinstance(column_type, TypeDecorator):
         column_type = column_type.impl_instance
+    if isinstance(column_type, DateTime) and not column_type.timezone:
+        return "timestamp[]"
     for python_type, array_type in _ARRAY_TYPES.items():
         if isinstance(column_type, python_type):
             return array_type

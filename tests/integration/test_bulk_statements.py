@@ -23,8 +23,8 @@ from referral_plugin.models.analytics import CustomerOrder
 from referral_plugin.services.delivery_batches import _mark_done
 from referral_plugin.services.order_batches import (
     BatchItem,
-    _append_events,
-    _insert_conversions,
+    append_events,
+    insert_conversions,
 )
 from referral_plugin.services.order_event_codec import (
     event_insert,
@@ -160,7 +160,7 @@ def test_the_chunk_insert_stores_what_the_plain_insert_stores(session: Session) 
     conn.execute(conversion_insert(conn.dialect.name), conversion_rows(plain_shop)).all()
 
     with sent_statements(session, "INSERT INTO CONVERSIONS") as statements:
-        _insert_conversions(conn, conversion_rows(bulk_shop))
+        insert_conversions(conn, conversion_rows(bulk_shop))
 
     expected = stored(session, plain_shop)
     assert stored(session, bulk_shop) == expected
@@ -177,8 +177,8 @@ def test_the_chunk_insert_has_one_text_whatever_the_row_count(session: Session, 
     conn = session.connection()
     chunk = [conversion_rows(shop_id)[1] | {"order_id": f"o-{n}"} for n in range(rows)]
     with sent_statements(session, "INSERT INTO CONVERSIONS") as statements:
-        _insert_conversions(conn, chunk)
-        _insert_conversions(conn, chunk)  # all conflict: nothing more, no error
+        insert_conversions(conn, chunk)
+        insert_conversions(conn, chunk)  # all conflict: nothing more, no error
 
     assert len(stored(session, shop_id)) == rows
     if conn.dialect.name == "postgresql":
@@ -190,7 +190,7 @@ def test_the_chunk_insert_refuses_a_naive_time(session: Session) -> None:
     shop_id = builders.shop(session, "naive.myshopify.com").id
     row = conversion_rows(shop_id)[0] | {"decided_at": datetime(2026, 3, 2, 12, 0)}
     with pytest.raises(Exception, match="naive datetime"):
-        _insert_conversions(session.connection(), [row])
+        insert_conversions(session.connection(), [row])
 
 
 def logged_rows(session: Session, shop_id: int) -> set[tuple[Any, ...]]:
@@ -219,8 +219,8 @@ def test_the_chunk_append_logs_what_the_plain_insert_logs(session: Session) -> N
     plain = [event_row(plain_shop, event, now) for event in events]
     conn.execute(event_insert(conn.dialect.name, returning=False), plain)
 
-    _append_events(conn, [BatchItem(n, bulk_shop, e) for n, e in enumerate(events)], now)
-    _append_events(conn, [BatchItem(9, bulk_shop, events[1])], now)  # logged already: no-op
+    append_events(conn, [BatchItem(n, bulk_shop, e) for n, e in enumerate(events)], now)
+    append_events(conn, [BatchItem(9, bulk_shop, events[1])], now)  # logged already: no-op
 
     expected = logged_rows(session, plain_shop)
     assert logged_rows(session, bulk_shop) == expected
