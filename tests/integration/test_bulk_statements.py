@@ -25,6 +25,7 @@ from referral_plugin.services.order_batches import (
     BatchItem,
     append_events,
     insert_conversions,
+    update_flags,
 )
 from referral_plugin.services.order_event_codec import (
     event_insert,
@@ -184,6 +185,61 @@ def test_the_chunk_insert_has_one_text_whatever_the_row_count(session: Session, 
     if conn.dialect.name == "postgresql":
         assert "unnest" in statements[0] and statements[0] == statements[1]
         assert len(statements[0]) < 2000  # short enough for psycopg's statement cache
+
+
+def test_the_flags_update_sets_what_the_plain_update_sets_in_one_statement(
+    session: Session,
+) -> None:
+    """A chunk's changed flags (refunds, cancellations, payments) in one UPDATE on PostgreSQL:
+    the analytics triggers then run once for the chunk. The values and analytics rows are those
+    of one plain UPDATE per conversion."""
+    shops = [builders.shop(session, f"flags-{name}.myshopify.com").id for name in ("a", "b")]
+    conn = session.connection()
+    for shop_id in shops:
+        insert_conversions(conn, conversion_rows(shop_id))
+    later_at = datetime(2026, 3, 3, 9, 30, tzinfo=PLUS_TWO)
+    changes = {  # by order id: the new flags
+        "first": {"refunded_total": Decimal("12.34"), "paid": True, "paid_at": later_at,
+                  "cancelled": False, "is_test": False},
+        "second": {"refunded_total": Decimal(0), "paid": False, "paid_at": None,
+                   "cancelled": True, "is_test": False},
+        "third": {"refunded_total": Decimal("10.01"), "paid": True, "paid_at": later_at,
+                  "cancelled": False, "is_test": True},
+    }  # fmt: skip
+    now = NOW + timedelta(hours=1)
+    for shop_id, batched in zip(shops, (False, True), strict=True):
+        ids = dict(
+            session.execute(
+                select(Conversion.order_id, Conversion.id).where(Conversion.shop_id == shop_id)
+            ).all()
+        )
+        rows = [
+            {"conversion_id": ids[order_id], "new_updated_at": now}
+            | {f"new_{name}": value for name, value in flags.items()}
+            for order_id, flags in changes.items()
+        ]
+        if not batched:
+            for row in rows:
+                values = {k.removeprefix("new_"): v for k, v in row.items()}
+                conversions = Conversion.__table__
+                conn.execute(
+                    update(conversions)
+                    .where(conversions.c.id == values.pop("conversion_id"))
+                    .values(values)
+                )
+            continue
+        with sent_statements(session, "UPDATE CONVERSIONS") as statements:
+            update_flags(conn, rows)
+
+    assert stored(session, shops[1]) == stored(session, shops[0])
+    assert customer_orders(session, shops[1]) == customer_orders(session, shops[0])
+    cancelled = select(Conversion.cancelled).where(
+        Conversion.shop_id == shops[1], Conversion.order_id == "second"
+    )
+    assert session.scalar(cancelled) is True
+    assert len(statements) == 1  # SQLite: an executemany (row triggers there anyway)
+    if conn.dialect.name == "postgresql":  # one statement, not one per row: triggers once
+        assert "unnest" in statements[0]
 
 
 def test_the_chunk_insert_refuses_a_naive_time(session: Session) -> None:
