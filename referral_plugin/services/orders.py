@@ -247,36 +247,44 @@ def conversion_values(
 def _new_referral(
     session: Session, conversion: Conversion, decision: Decision, now: datetime
 ) -> Referral:
+    values = referral_values(conversion.shop_id, conversion.id, decision, now)
+    referral = Referral(**values)
+    session.add(referral)
+    session.flush()
+    merchant_webhooks.record_referral_created(session, referral, now)
+    if referral.status in COUNTED_REFERRAL_STATUSES:
+        bump_successful_referrals(
+            session, shop_id=conversion.shop_id, advocate_id=referral.advocate_id, by=1
+        )
+    return referral
+
+
+def referral_values(
+    shop_id: int, conversion_id: int, decision: Decision, now: datetime
+) -> dict[str, Any]:
+    """The referral row of an attributed decision, as it is created."""
     attribution = decision.attribution
     assert attribution is not None
     status = {
         Outcome.REJECTED: ReferralStatus.REJECTED,
         Outcome.REVIEW: ReferralStatus.REVIEW,
     }.get(decision.outcome, ReferralStatus.PENDING)
-    referral = Referral(
-        shop_id=conversion.shop_id,
-        program_id=attribution.program_id,
-        advocate_id=attribution.advocate_id,
-        conversion_id=conversion.id,
-        status=status,
-        method=attribution.method,
-        code=attribution.code,
-        reasons=[
+    return {
+        "shop_id": shop_id,
+        "program_id": attribution.program_id,
+        "advocate_id": attribution.advocate_id,
+        "conversion_id": conversion_id,
+        "status": status,
+        "method": attribution.method,
+        "code": attribution.code,
+        "reasons": [
             {"reason": r.reason.value, "detail": r.detail, "rule_key": r.rule_key}
             for r in decision.rejections
         ],
-        status_reason=decision.reasons[0] if status is ReferralStatus.REJECTED else None,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(referral)
-    session.flush()
-    merchant_webhooks.record_referral_created(session, referral, now)
-    if status in COUNTED_REFERRAL_STATUSES:
-        bump_successful_referrals(
-            session, shop_id=conversion.shop_id, advocate_id=attribution.advocate_id, by=1
-        )
-    return referral
+        "status_reason": decision.reasons[0] if status is ReferralStatus.REJECTED else None,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def _new_reward(
@@ -287,32 +295,41 @@ def _new_reward(
     decided: RewardDecision,
     now: datetime,
 ) -> Reward:
-    value = None if decided.value is None else decided.value.amount
-    reward = Reward(
-        shop_id=conversion.shop_id,
-        program_id=program.id,
-        referral_id=referral.id,
-        conversion_id=conversion.id,
-        advocate_id=decided.advocate_id,
-        beneficiary=decided.beneficiary,
-        rule_key=decided.rule_key,
-        kind=decided.spec.kind,
-        status=RewardStatus.REDEEMED if decided.at_checkout else RewardStatus.PENDING,
-        value=value,
-        nominal_value=value,
-        points=decided.points,
-        currency=program.currency if decided.value is None else decided.value.currency,
-        debt_offset=Decimal(0),
-        spec=reward_spec_to_dict(decided.spec),
-        redeemed_at=now if decided.at_checkout else None,
-        revoke_state=RevokeState.NONE,
-        created_at=now,
-        updated_at=now,
-    )
+    reward = Reward(**reward_values(program, conversion.id, referral.id, decided, now))
     session.add(reward)
     session.flush()
     reward_moves.book_earned(session, reward, now)
     return reward
+
+
+def reward_values(
+    program: Program, conversion_id: int, referral_id: int, decided: RewardDecision, now: datetime
+) -> dict[str, Any]:
+    """The reward row of a decided reward, as it is created: pending, or redeemed when it was
+    the friend's discount at checkout."""
+    value = None if decided.value is None else decided.value.amount
+    return {
+        "shop_id": program.shop_id,
+        "program_id": program.id,
+        "referral_id": referral_id,
+        "conversion_id": conversion_id,
+        "advocate_id": decided.advocate_id,
+        "beneficiary": decided.beneficiary,
+        "rule_key": decided.rule_key,
+        "kind": decided.spec.kind,
+        "status": RewardStatus.REDEEMED if decided.at_checkout else RewardStatus.PENDING,
+        "value": value,
+        "nominal_value": value,
+        "points": decided.points,
+        "currency": program.currency if decided.value is None else decided.value.currency,
+        "debt_offset": Decimal(0),
+        "spec": reward_spec_to_dict(decided.spec),
+        "hold_until": None,
+        "redeemed_at": now if decided.at_checkout else None,
+        "revoke_state": RevokeState.NONE,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def _redeem(session: Session, shop_id: int, reward_ids: tuple[int, ...], now: datetime) -> None:

@@ -33,11 +33,10 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from ..domain import rules
-from ..domain.decisions import Beneficiary, Decision, Outcome, RewardDecision
+from ..domain.decisions import Beneficiary, Decision, RewardDecision
 from ..domain.events import OrderEvent
 from ..domain.lifecycle import ReferralStatus, RewardStatus, check_move
 from ..domain.orders import OrderState, merge_order_events
-from ..domain.program_codec import reward_spec_to_dict
 from ..domain.programs import MONEY_VALUE_KINDS, Program, RewardKind, ShopperEmail
 from ..models import (
     POINTS_UNIT,
@@ -47,7 +46,6 @@ from ..models import (
     LedgerEntry,
     LedgerKind,
     Referral,
-    RevokeState,
     Reward,
 )
 from . import merchant_webhooks
@@ -60,7 +58,7 @@ from .order_batches import (
     per_shop,
 )
 from .order_state import void_reason
-from .orders import conversion_values
+from .orders import conversion_values, referral_values, reward_values
 from .outbox import enqueue_drafts
 from .snapshot_batches import ReferralRows, load_referral_rows, person_keys, snapshots_for
 from .snapshots import COUNTED_REFERRAL_STATUSES, signal_hashes
@@ -291,29 +289,12 @@ def _paid(state: OrderState) -> bool:
 
 def _referral_row(plan: Planned, conversion_ids: dict[int, int], now: datetime) -> dict:
     """As `orders._new_referral` creates it, then `order_state._hold` moves it."""
-    decision = plan.decision
-    attribution = decision.attribution
-    assert attribution is not None
-    created = {
-        Outcome.REJECTED: ReferralStatus.REJECTED,
-        Outcome.REVIEW: ReferralStatus.REVIEW,
-    }.get(decision.outcome, ReferralStatus.PENDING)
+    values = referral_values(plan.shop_id, conversion_ids[plan.ref], plan.decision, now)
+    created = values["status"]
     held = created is ReferralStatus.PENDING and _paid(plan.state)
     return {
-        "shop_id": plan.shop_id,
-        "program_id": attribution.program_id,
-        "advocate_id": attribution.advocate_id,
-        "conversion_id": conversion_ids[plan.ref],
+        **values,
         "status": ReferralStatus.CONVERTED if held else created,
-        "method": attribution.method,
-        "code": attribution.code,
-        "reasons": [
-            {"reason": r.reason.value, "detail": r.detail, "rule_key": r.rule_key}
-            for r in decision.rejections
-        ],
-        "status_reason": decision.reasons[0] if created is ReferralStatus.REJECTED else None,
-        "created_at": now,
-        "updated_at": now,
         "created_status": created,  # not a column: dropped before the insert
     }
 
@@ -329,36 +310,13 @@ def _reward_row(
     program = plan.program
     assert program is not None
     conversion_id = conversion_ids[plan.ref]
-    value = None if decided.value is None else decided.value.amount
-    status = RewardStatus.REDEEMED if decided.at_checkout else RewardStatus.PENDING
-    hold_until = None
-    if status is RewardStatus.PENDING and _paid(plan.state):
-        check_move(status, RewardStatus.HELD)
-        status = RewardStatus.HELD
+    values = reward_values(program, conversion_id, referral_ids[conversion_id], decided, now)
+    if values["status"] is RewardStatus.PENDING and _paid(plan.state):
+        check_move(values["status"], RewardStatus.HELD)
         assert plan.state.paid_at is not None
-        hold_until = plan.state.paid_at + timedelta(days=program.hold_days)
-    return {
-        "shop_id": plan.shop_id,
-        "program_id": program.id,
-        "referral_id": referral_ids[conversion_id],
-        "conversion_id": conversion_id,
-        "advocate_id": decided.advocate_id,
-        "beneficiary": decided.beneficiary,
-        "rule_key": decided.rule_key,
-        "kind": decided.spec.kind,
-        "status": status,
-        "value": value,
-        "nominal_value": value,
-        "points": decided.points,
-        "currency": program.currency if decided.value is None else decided.value.currency,
-        "debt_offset": Decimal(0),
-        "spec": reward_spec_to_dict(decided.spec),
-        "hold_until": hold_until,
-        "redeemed_at": now if decided.at_checkout else None,
-        "revoke_state": RevokeState.NONE,
-        "created_at": now,
-        "updated_at": now,
-    }
+        values["status"] = RewardStatus.HELD
+        values["hold_until"] = plan.state.paid_at + timedelta(days=program.hold_days)
+    return values
 
 
 def _ledger_amount(decided: RewardDecision) -> tuple[Decimal | int, str] | None:
