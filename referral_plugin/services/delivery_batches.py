@@ -74,10 +74,14 @@ def process_order_deliveries(
                 session.connection().execute(
                     _mark_done(), {"ids": sorted(applied), "now": now, "done": DeliveryStatus.DONE}
                 )
-    except (BatchConflict, DBAPIError) as exc:
+    except Exception as exc:  # the savepoint rolled it all back; the transaction goes on
         if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-            raise
-        logger.warning("bulk order path skipped for this chunk", exc_info=True)
+            raise  # the transaction is gone: the caller goes one delivery per transaction
+        # A conflict or a database refusal happens; anything else is a bug here, but the
+        # per-delivery path can still do the chunk's work, in this same transaction.
+        expected = isinstance(exc, BatchConflict | DBAPIError)
+        log = logger.warning if expected else logger.error
+        log("bulk order path skipped for this chunk", exc_info=True)
         return []
     by_id = {item.ref: item for item in items}
     return [

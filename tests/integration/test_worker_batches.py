@@ -25,6 +25,7 @@ from referral_plugin.models import (
     OrderEventRecord,
     WebhookDelivery,
 )
+from referral_plugin.services import delivery_batches
 from referral_plugin.services.advocate_locks import lock_chunk_advocates
 from referral_plugin.services.advocates import enroll_advocate
 from referral_plugin.services.deliveries import claim_deliveries, translate_delivery
@@ -113,6 +114,35 @@ def test_a_failing_delivery_rolls_back_only_its_own_savepoint(
         assert list(decided) == ["5001", "5003"]  # nothing of the failed delivery remains
         logged = set(session.scalars(select(OrderEventRecord.order_id)))
         assert logged == {"5001", "5003"}
+
+
+def test_a_bug_in_the_bulk_paths_leaves_the_chunk_to_the_per_delivery_path(
+    services: AppServices,
+    shop: ReferralShop,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An unexpected error inside the bulk or referral batch rolls back their savepoint only:
+    the same chunk's transaction then applies every delivery one by one, and the error is
+    logged as one."""
+    ids = claimed(services, shop, 5101, 5102, 5103)
+
+    def broken(*args: Any, **kwargs: Any) -> set[int]:
+        raise RuntimeError("a bug in the referral batch")
+
+    monkeypatch.setattr(delivery_batches, "apply_referral_batch", broken)
+    handled = process_chunk(
+        services, ids, worker="w", stop=threading.Event(), clock=lambda: NOW, connectors=CONNECTORS
+    )
+
+    assert handled == 3
+    with services.sessions.begin() as session:
+        statuses = session.scalars(select(WebhookDelivery.status)).all()
+        assert statuses == [DeliveryStatus.DONE] * 3
+        decided = session.scalars(select(Conversion.order_id).order_by(Conversion.order_id))
+        assert list(decided) == ["5101", "5102", "5103"]
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert [r.getMessage() for r in errors] == ["bulk order path skipped for this chunk"]
 
 
 def test_stopping_mid_chunk_commits_the_done_ones_and_releases_the_rest(
