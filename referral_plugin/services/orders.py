@@ -26,7 +26,8 @@ from . import merchant_webhooks, reward_moves
 from .ledger import bump_successful_referrals
 from .order_event_codec import lock_order, log_order_event, logged_order_events
 from .order_state import apply_order_state, apply_to_referral
-from .snapshots import COUNTED_REFERRAL_STATUSES, load_snapshot, signal_hashes
+from .snapshot_batches import load_snapshot
+from .snapshots import COUNTED_REFERRAL_STATUSES, signal_hashes
 
 logger = logging.getLogger(__name__)
 UNIQUE_ORDER = ("shop_id", "order_id")

@@ -1,14 +1,13 @@
-"""The rules engine's Snapshots for several orders of one shop at once (see `snapshots`).
+"""The rules engine's Snapshots: for one order (`load_snapshot`, the per-order path) or for several
+orders of one shop at once (the referral batch), from the same statements.
 
-`load_snapshot` reads ~10 statements for one referred order. For the referred orders of a
-chunk (`referral_batches`) the same rows are read in a fixed number of statements: codes,
-claims, advocates and programs first (`load_referral_rows`, which also tells which advocates
-and people each order can touch), then the histories of the orders kept (`snapshots_for`): the
-people's other orders, the advocates' unreversed reward keys and recent referrals. Each
-Snapshot equals what `load_snapshot` returns for that order alone, provided no other order of
-the batch touches the same advocates or people (the caller keeps such orders apart). Rows are
-read with Core, never as ORM objects, so no stale advocate stays in the session's identity map
-after the batch moved its counters.
+Codes, claims, advocates and programs come first (`load_referral_rows`, which also tells which
+advocates and people each order can touch), then the histories (`snapshots_for`): the people's
+other orders, the advocates' unreversed reward keys and recent referrals, cap usage. For a
+batch, each Snapshot equals what `load_snapshot` returns for that order alone, provided no other
+order of the batch touches the same advocates or people (the caller keeps such orders apart).
+Rows are read with Core, never as ORM objects, so no stale advocate stays in the session's
+identity map after the batch moved its counters.
 """
 
 from __future__ import annotations
@@ -30,6 +29,7 @@ from ..models import Advocate, Code, Conversion, Referral, Reward
 from ..models import Program as ProgramRow
 from .snapshots import (
     DISPOSABLE_EMAIL_DOMAINS,
+    NO_REFERRAL_SNAPSHOT,
     advocate_view,
     cap_usage,
     claim_view,
@@ -140,6 +140,28 @@ def load_referral_rows(
         advocates=advocates,
         programs=programs,
     )
+
+
+def load_snapshot(
+    session: Session,
+    shop_id: int,
+    event: OrderEvent,
+    now: datetime,
+    *,
+    signal_key: bytes | None = None,
+) -> Snapshot:
+    """Everything `rules.decide` may read for this order, scoped to the shop. Read-only.
+
+    `signal_key` hashes fraud signals the way conversions store them; without it the
+    advocates' known IPs/devices/fingerprints are empty. An order with no code we know and
+    no claim for its email cannot be attributed: `decide` then reads only the codes and
+    claims, so the rest (programs, advocates, prior orders, caps) is not loaded and empty.
+    """
+    session.flush()  # the reads below are Core: they would not flush pending objects
+    rows = load_referral_rows(session.connection(), shop_id, [event])
+    if not rows.order_codes(event) and not rows.order_claims(event):
+        return NO_REFERRAL_SNAPSHOT
+    return snapshots_for(session, shop_id, rows, [event], now, signal_key=signal_key)[0]
 
 
 def snapshots_for(

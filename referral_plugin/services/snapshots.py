@@ -1,11 +1,13 @@
-"""Loads the rules engine's Snapshot for one order: only the rows that order can touch."""
+"""What the rules engine's Snapshots are made of: the codes an order names, the keyed hashes of its
+fraud signals, programs, code / claim / advocate views and cap usage. `snapshot_batches` loads
+the Snapshots (`load_snapshot` for one order, `snapshots_for` for a chunk's)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -23,7 +25,6 @@ from ..domain.decisions import (
     CodeView,
     Snapshot,
 )
-from ..domain.emails import identity_email
 from ..domain.events import OrderEvent
 from ..domain.lifecycle import ReferralStatus, RewardStatus
 from ..domain.program_codec import program_from_dict
@@ -106,56 +107,6 @@ def load_program(row: ProgramRow) -> Program:
     )
 
 
-def load_snapshot(
-    session: Session,
-    shop_id: int,
-    event: OrderEvent,
-    now: datetime,
-    *,
-    signal_key: bytes | None = None,
-) -> Snapshot:
-    """Everything `rules.decide` may read for this order, scoped to the shop. Read-only.
-
-    `signal_key` hashes fraud signals the way conversions store them; without it the
-    advocates' known IPs/devices/fingerprints are empty. An order with no code we know and
-    no claim for its email cannot be attributed: `decide` then reads only the codes and
-    claims, so the rest (programs, advocates, prior orders, caps) is not loaded and empty.
-    """
-    codes = _codes(session, shop_id, event)
-    claims = _claims(session, shop_id, identity_email(event.email))
-    if not codes and not claims:
-        return NO_REFERRAL_SNAPSHOT
-    advocate_ids = {c.advocate_id for c in codes.values() if c.advocate_id is not None}
-    advocate_ids |= {c.advocate_id for c in claims}
-    program_ids = {c.program_id for c in codes.values()} | {c.program_id for c in claims}
-    rows = session.scalars(
-        select(Advocate).where(Advocate.shop_id == shop_id, Advocate.id.in_(advocate_ids))
-    ).all()
-    program_ids |= {row.program_id for row in rows}
-    programs = _programs(session, shop_id, program_ids)
-    hashes = signal_hashes(event, signal_key)
-    advocates = {row.id: _advocate_view(session, row, event, hashes, now) for row in rows}
-    return Snapshot(
-        programs=programs,
-        codes=codes,
-        advocates=advocates,
-        claims=claims,
-        prior_orders=_prior_orders(session, shop_id, event),
-        cap_usage=cap_usage(session, programs, rows, now),
-        disposable_email_domains=DISPOSABLE_EMAIL_DOMAINS,
-    )
-
-
-def _codes(session: Session, shop_id: int, event: OrderEvent) -> dict[str, CodeView]:
-    wanted = wanted_codes(event)
-    if not wanted:
-        return {}
-    rows = session.scalars(
-        select(Code).where(Code.shop_id == shop_id, Code.normalized.in_(wanted))
-    ).all()
-    return {row.normalized: code_view(row) for row in rows}
-
-
 def code_view(row: Any) -> CodeView:
     """A codes row (ORM or Core) as the rules see it."""
     return CodeView(
@@ -166,13 +117,6 @@ def code_view(row: Any) -> CodeView:
         friend_email=row.friend_email,
         reward_id=row.reward_id,
     )
-
-
-def _claims(session: Session, shop_id: int, email: str | None) -> tuple[ClaimView, ...]:
-    if email is None:
-        return ()
-    rows = session.execute(claims_query(shop_id, [email])).all()
-    return tuple(claim_view(row) for row in rows)
 
 
 def claims_query(shop_id: int, emails: Sequence[str]) -> Select[Any]:
@@ -202,13 +146,6 @@ def claim_view(row: Any) -> ClaimView:
     )
 
 
-def _programs(session: Session, shop_id: int, ids: set[int]) -> dict[int, Program]:
-    rows = session.scalars(
-        select(ProgramRow).where(ProgramRow.shop_id == shop_id, ProgramRow.id.in_(ids))
-    ).all()
-    return {row.id: load_program(row) for row in rows}
-
-
 def same_person(shop_id: int, customer_id: str | None, email: str | None) -> ColumnElement[bool]:
     """Conversions of the same customer (by platform customer id or identity email)."""
     matches: list[ColumnElement[bool]] = []
@@ -217,33 +154,6 @@ def same_person(shop_id: int, customer_id: str | None, email: str | None) -> Col
     if email:
         matches.append(Conversion.identity_email == email)
     return (Conversion.shop_id == shop_id) & (or_(*matches) if matches else false())
-
-
-def _prior_orders(session: Session, shop_id: int, event: OrderEvent) -> int:
-    person = same_person(shop_id, event.customer_id, identity_email(event.email))
-    query = select(func.count()).where(
-        person, Conversion.paid.is_(True), Conversion.order_id != event.order_id
-    )
-    return int(session.execute(query).scalar_one())
-
-
-def _advocate_view(
-    session: Session, row: Advocate, event: OrderEvent, hashes: dict[str, str], now: datetime
-) -> AdvocateView:
-    own = session.execute(
-        select(Conversion.paid, Conversion.signals).where(
-            same_person(row.shop_id, row.customer_id, row.identity_email),
-            Conversion.order_id != event.order_id,
-        )
-    ).all()
-    return advocate_view(
-        row,
-        event,
-        hashes,
-        own=[(paid, signals) for paid, signals in own],
-        earned=_earned_rule_keys(session, row),
-        recent=_recent_referrals(session, row, now),
-    )
 
 
 def advocate_view(
@@ -294,27 +204,6 @@ def _known_signals(
         field: frozenset({value} if name in matched else ())
         for name, (field, value) in values.items()
     }
-
-
-def _earned_rule_keys(session: Session, row: Advocate) -> frozenset[str]:
-    keys = session.scalars(
-        select(Reward.rule_key).where(
-            Reward.shop_id == row.shop_id,
-            Reward.advocate_id == row.id,
-            Reward.beneficiary == Beneficiary.ADVOCATE,
-            Reward.status != RewardStatus.REVERSED,
-        )
-    ).all()
-    return frozenset(keys)
-
-
-def _recent_referrals(session: Session, row: Advocate, now: datetime) -> int:
-    query = select(func.count()).where(
-        Referral.shop_id == row.shop_id,
-        Referral.advocate_id == row.id,
-        Referral.created_at >= now - timedelta(hours=24),
-    )
-    return int(session.execute(query).scalar_one())
 
 
 def cap_usage(
