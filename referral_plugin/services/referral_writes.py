@@ -10,6 +10,7 @@ inserted converted and its rewards held, so no UPDATE follows an INSERT.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -37,6 +38,7 @@ from ..models import (
 from . import merchant_webhooks
 from .orders import conversion_values, referral_values, reward_values
 from .outbox import enqueue_drafts
+from .shopper_emails import reward_draft
 from .snapshots import COUNTED_REFERRAL_STATUSES, signal_hashes
 
 
@@ -203,6 +205,7 @@ def _post_earned(
         conn.execute(_advocate_moves(), [moves[a] for a in sorted(moves)])
 
 
+@functools.cache
 def _advocate_moves() -> Any:
     table = Advocate.__table__
     return (
@@ -233,16 +236,7 @@ def _queue_pending_emails(
         recipient = _recipient(plan, decided)
         if recipient is None:
             continue
-        kind = ShopperEmail.REWARD_PENDING.value
-        drafts.append(
-            {
-                "shop_id": plan.shop_id,
-                "kind": kind,
-                "recipient": recipient,
-                "dedup_key": f"{kind}:{reward_id}",
-                "payload": {"draft": {"kind": kind, "reward_id": reward_id}},
-            }
-        )
+        drafts.append(reward_draft(plan.shop_id, ShopperEmail.REWARD_PENDING, recipient, reward_id))
     enqueue_drafts(session, drafts, now=now)
 
 

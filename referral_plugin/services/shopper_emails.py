@@ -89,13 +89,36 @@ def queue_draft(
     unsubscribe_hash: str | None = None,
 ) -> bool:
     """One draft of `kind` to `recipient`, unless `dedup_key` was queued before."""
+    values = draft_values(shop_id, kind, recipient, dedup_key, draft, unsubscribe_hash)
+    return enqueue_draft(session, **values, now=now)
+
+
+def reward_draft(
+    shop_id: int, kind: ShopperEmail, recipient: str, reward_id: int
+) -> dict[str, Any]:
+    """The draft of a reward's email of `kind` (once per reward and kind), as `enqueue_draft`'s
+    and `enqueue_drafts`' arguments."""
+    return draft_values(
+        shop_id, kind, recipient, f"{kind.value}:{reward_id}", {"reward_id": reward_id}
+    )
+
+
+def draft_values(
+    shop_id: int,
+    kind: ShopperEmail,
+    recipient: str,
+    dedup_key: str,
+    draft: dict[str, Any],
+    unsubscribe_hash: str | None = None,
+) -> dict[str, Any]:
+    """What an outbox draft holds: what to tell whom, not the words."""
     payload: dict[str, Any] = {"draft": {"kind": kind.value, **draft}}
     if unsubscribe_hash is not None:
         payload["unsubscribe_hash"] = unsubscribe_hash
-    return enqueue_draft(
-        session, shop_id=shop_id, kind=kind.value, recipient=recipient, dedup_key=dedup_key,
-        payload=payload, now=now,
-    )  # fmt: skip
+    return {
+        "shop_id": shop_id, "kind": kind.value, "recipient": recipient, "dedup_key": dedup_key,
+        "payload": payload,
+    }  # fmt: skip
 
 
 def _queue_advocate(
@@ -122,10 +145,9 @@ def _queue_reward(
     recipient = reward_recipient(session, reward)
     if recipient is None:
         return False
-    return queue_draft(
-        session, reward.shop_id, kind, recipient, f"{kind.value}:{reward.id}",
-        {"reward_id": reward.id}, now=now,
-    )  # fmt: skip
+    return enqueue_draft(
+        session, **reward_draft(reward.shop_id, kind, recipient, reward.id), now=now
+    )
 
 
 def reward_recipient(session: Session, reward: Reward) -> str | None:
