@@ -5,9 +5,11 @@ look at."""
 
 from __future__ import annotations
 
+import base64
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -17,6 +19,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from werkzeug.serving import make_server
 
@@ -121,6 +124,31 @@ def with_session_cookie(
     browser.delete_all_cookies()
     browser.get(live.url + "/healthz")
     browser.add_cookie({"name": SESSION_COOKIE, "value": started.token, "path": COOKIE_PATH})
+
+
+def full_page(driver: webdriver.Chrome, path: Path, width: int | None = None) -> Path:
+    """The whole page, `width` CSS pixels wide (the content's width if None), as a PNG at
+    `path`. Chromium sometimes answers "Unable to capture screenshot" (an inspector error) when
+    asked right after a resize or a navigation, before it has drawn a frame, more often on a
+    busy machine: the capture, which changes nothing, is asked again a little later."""
+    for pause in (0.5, 1.0, None):
+        try:
+            path.write_bytes(_capture(driver, width))
+            return path
+        except WebDriverException as error:
+            if pause is None or "inspector error" not in str(error):
+                raise
+            time.sleep(pause)
+    return path
+
+
+def _capture(driver: webdriver.Chrome, width: int | None) -> bytes:
+    size = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+    clip = {"x": 0, "y": 0, "width": width or size["width"], "height": size["height"], "scale": 1}
+    shot = driver.execute_cdp_cmd(
+        "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip}
+    )
+    return base64.b64decode(shot["data"])
 
 
 def screenshot(driver: webdriver.Chrome, name: str) -> Path:

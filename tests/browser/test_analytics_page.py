@@ -8,7 +8,6 @@ data is told what to do. Desktop and phone widths are saved as screenshots
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,7 +24,13 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from referral_plugin.app import app_services
-from tests.browser.conftest import SCREENSHOTS, LiveApp, live_app, with_session_cookie
+from tests.browser.conftest import (
+    SCREENSHOTS,
+    LiveApp,
+    full_page,
+    live_app,
+    with_session_cookie,
+)
 from tests.dashboard_support import connect_shop
 from tests.integration import builders as b
 from tests.integration.analytics_world import build_world
@@ -79,14 +84,7 @@ def sign_in(browser: webdriver.Chrome, store: Store, shop_id: int) -> None:
 def screenshot(browser: webdriver.Chrome, name: str, width: int) -> Path:
     """The whole page at `width` as `screenshots/<name>.png`."""
     SCREENSHOTS.mkdir(exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
-    size = browser.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
-    clip = {"x": 0, "y": 0, "width": width, "height": size["height"], "scale": 1}
-    shot = browser.execute_cdp_cmd(
-        "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip}
-    )
-    path.write_bytes(base64.b64decode(shot["data"]))
-    return path
+    return full_page(browser, SCREENSHOTS / f"{name}.png", width)
 
 
 def open_at(browser: webdriver.Chrome, url: str, width: int) -> None:

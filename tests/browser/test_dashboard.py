@@ -7,7 +7,6 @@ script that hands out session tokens, its CDN blocked), where every click is fet
 
 from __future__ import annotations
 
-import base64
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from referral_plugin.domain.events import OrderEventKind, Platform
 from referral_plugin.services.orders import record_order_event
 from referral_plugin.services.shops import add_shop
 from referral_plugin.settings import Settings
-from tests.browser.conftest import SCREENSHOTS, LiveApp, serve
+from tests.browser.conftest import SCREENSHOTS, LiveApp, full_page, serve
 from tests.conftest import TEST_ENCRYPTION_KEY
 from tests.dashboard_support import send_sign_in_emails
 from tests.inbox_support import own_database
@@ -98,15 +97,8 @@ def screenshot(browser: webdriver.Chrome, name: str) -> Path:
     """The whole page as `screenshots/<name>.png` (the shared helper's window resize leaves
     the bottom of long pages out: the headless window is taller than its viewport)."""
     SCREENSHOTS.mkdir(exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
     browser.set_window_size(420, 900)  # a phone: the pages are mobile-first
-    size = browser.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
-    clip = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
-    shot = browser.execute_cdp_cmd(
-        "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip}
-    )
-    path.write_bytes(base64.b64decode(shot["data"]))
-    return path
+    return full_page(browser, SCREENSHOTS / f"{name}.png")
 
 
 def wait_for_page(browser: webdriver.Chrome, action) -> None:  # type: ignore[no-untyped-def]
