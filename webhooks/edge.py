@@ -28,7 +28,7 @@ from connectors.woocommerce.connector import is_ping
 from referral_plugin.app import AppServices, app_services
 from referral_plugin.db import make_engine
 from referral_plugin.domain.events import Platform
-from referral_plugin.services.inbox import store_delivery
+from referral_plugin.services.inbox import DriverConnection, store_delivery
 
 from .shop_directory import KnownShop, ShopDirectory, app_secrets
 
@@ -50,18 +50,30 @@ def _attach_directory(state: BlueprintSetupState) -> None:
 
 
 def _inbox_engine(services: AppServices) -> Engine:
-    """The engine the edge stores deliveries with. On PostgreSQL a pool of its own without
-    pre-ping, so storing a delivery is one round trip, not two (a connection found dead, the
-    database having restarted, is retried once on a fresh one in `_store`); one per process
-    and database, however many apps are built. SQLite: the app's engine."""
-    if services.engine.dialect.name != "postgresql":
+    """The engine the edge stores deliveries with, of its own. PostgreSQL: a pool in
+    autocommit mode without pre-ping, so storing a delivery is one round trip, not two (a
+    connection found dead, the database having restarted, is retried once on a fresh one in
+    `_store`); one per process and database, however many apps are built. SQLite: one per
+    app, whose commits wait for the disk (`synchronous=FULL`; the app's own connections run
+    with NORMAL): the 200 tells the store the delivery is kept, and WooCommerce never sends it
+    again. An in-memory SQLite database has no disk and no second engine: the app's."""
+    url = services.settings.database_url
+    if services.engine.dialect.name == "postgresql":
+        return _pool_without_ping(url)
+    if services.engine.url.database in (None, "", ":memory:"):
         return services.engine
-    return _pool_without_ping(services.settings.database_url)
+    return make_engine(url, commit_to_disk=True)
 
 
 @functools.cache
 def _pool_without_ping(database_url: str) -> Engine:
-    return make_engine(database_url, pool_pre_ping=False, pool_size=2, max_overflow=8)
+    return make_engine(
+        database_url,
+        pool_pre_ping=False,
+        pool_size=2,
+        max_overflow=8,
+        isolation_level="AUTOCOMMIT",
+    )
 
 
 @blueprint.post("/webhooks/shopify")
@@ -134,16 +146,29 @@ def _store_if_authentic(
 
 
 def _store(engine: Engine, values: dict[str, Any]) -> tuple[int, bool]:
-    """One autocommit statement: durable when it returns, a single database round trip. A
-    pooled connection that turns out dead is discarded and the insert tried once more."""
+    """The insert on a pooled DB-API connection in autocommit mode (`inbox.DriverConnection`):
+    durable when it returns, one database round trip. A pooled connection that turns out dead
+    is discarded and the insert tried once more. Driver errors leave as SQLAlchemy's own
+    (IntegrityError, DBAPIError), as from any other statement."""
+    dialect = engine.dialect
     for attempt in (1, 2):
+        connection = engine.raw_connection()
         try:
-            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                return store_delivery(conn, **values, now=datetime.now(tz=UTC))
-        except DBAPIError as exc:
-            if attempt == 2 or not exc.connection_invalidated:
-                raise
-            logger.warning("inbox connection was dead: retrying on a fresh one")
+            driver = DriverConnection(connection.dbapi_connection, dialect)
+            return store_delivery(driver, **values, now=datetime.now(tz=UTC))
+        except dialect.loaded_dbapi.Error as error:
+            dead = dialect.is_disconnect(error, connection.dbapi_connection, None)
+            if dead:
+                connection.invalidate(error)
+            if attempt == 1 and dead:
+                logger.warning("inbox connection was dead: retrying on a fresh one")
+                continue
+            raise DBAPIError.instance(
+                None, None, error, dialect.loaded_dbapi.Error,
+                connection_invalidated=dead, dialect=dialect,
+            ) from error  # fmt: skip
+        finally:
+            connection.close()
     raise AssertionError("unreachable")
 
 

@@ -3,20 +3,32 @@
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, Executable, bindparam, select
+from sqlalchemy import Connection, Dialect, Executable, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from ..db import DriverStatement
 from ..domain.events import Platform
 from ..models import DeliveryStatus, WebhookDelivery
 
 DEDUP_COLUMNS = ("platform", "shop_id", "dedup_key")
 
 
+@dataclass(frozen=True)
+class DriverConnection:
+    """A pooled DB-API connection in autocommit mode and its engine's dialect: each statement
+    its own transaction, durable when it returns (the webhook edge)."""
+
+    dbapi_connection: Any
+    dialect: Dialect
+
+
 def store_delivery(
-    executor: Session | Connection,
+    executor: Session | Connection | DriverConnection,
     *,
     platform: Platform,
     shop_id: int,
@@ -31,8 +43,9 @@ def store_delivery(
 
     Idempotent: one `INSERT ... ON CONFLICT DO NOTHING RETURNING id` (no savepoint, no
     check-then-insert); a concurrent duplicate loses the race inside the database. Runs in the
-    caller's session, or on an AUTOCOMMIT connection where the statement is its own
-    transaction (the webhook edge: one round trip, durable when it returns).
+    caller's session or connection (reconciliation), or straight on a DriverConnection (the
+    webhook edge: the same statements compiled once, without SQLAlchemy's per-execution work;
+    the driver's own errors are raised).
     """
     values = {
         "platform": platform,
@@ -47,15 +60,29 @@ def store_delivery(
         "attempts": 0,
         "next_attempt_at": now,
     }
+    if isinstance(executor, DriverConnection):
+        driver_insert, driver_find = _driver_statements(executor.dialect, tuple(values))
+        inserted_rows = driver_insert.rows(executor.dbapi_connection, values)
+        if inserted_rows:
+            return inserted_rows[0][0], True
+        return driver_find.rows(executor.dbapi_connection, values)[0][0], False
     bind = executor.get_bind() if isinstance(executor, Session) else executor
     insert, find = _statements(bind.dialect.name)
     inserted = executor.execute(insert, values).scalar_one_or_none()
     if inserted is not None:
         return inserted, True
-    existing = executor.execute(
-        find, {"platform": platform, "shop_id": shop_id, "dedup_key": dedup_key}
-    ).scalar_one()
-    return existing, False
+    return executor.execute(find, {key: values[key] for key in DEDUP_COLUMNS}).scalar_one(), False
+
+
+@functools.lru_cache(maxsize=8)  # per engine (its dialect holds the JSON codec)
+def _driver_statements(
+    dialect: Dialect, keys: tuple[str, ...]
+) -> tuple[DriverStatement, DriverStatement]:
+    insert, find = _statements(dialect.name)
+    return (
+        DriverStatement.compile(insert, dialect, keys),
+        DriverStatement.compile(find, dialect, DEDUP_COLUMNS),
+    )
 
 
 @functools.cache

@@ -19,6 +19,7 @@ from referral_plugin.app import app_services, create_app
 from referral_plugin.domain.events import Platform
 from referral_plugin.models import WebhookDelivery
 from referral_plugin.services import shops
+from referral_plugin.services.inbox import store_delivery
 from referral_plugin.settings import Settings
 from webhooks.edge import ENGINE_KEY
 
@@ -115,6 +116,35 @@ def test_an_authentic_shopify_delivery_is_stored_raw_and_acknowledged(
     assert (delivery.topic, delivery.dedup_key) == ("orders/paid", "orders/paid:evt-1")
     assert delivery.headers["X-Shopify-Event-Id"] == "evt-1"
     assert "X-Shopify-Hmac-Sha256" in delivery.headers
+
+
+def test_the_edge_writes_the_row_the_services_insert_writes(
+    app: Flask, client: FlaskClient, shopify_shop: tuple[int, str]
+) -> None:
+    """The edge runs the inbox insert on the driver (`inbox.DriverConnection`): the same SQL
+    and bind processing as through a SQLAlchemy session, column for column, on either engine."""
+    shop_id, domain = shopify_shop
+    headers = shopify_headers(domain, ORDER_BODY)
+    before = datetime.now(tz=UTC)
+    assert client.post("/webhooks/shopify", data=ORDER_BODY, headers=headers).status_code == 200
+    (by_edge,) = stored(app, shop_id)
+    with app_services(app).sessions.begin() as session:
+        _, created = store_delivery(
+            session, platform=Platform.SHOPIFY, shop_id=shop_id, topic=by_edge.topic,
+            dedup_key="by-the-services", webhook_id=by_edge.webhook_id, headers=by_edge.headers,
+            body=ORDER_BODY, now=by_edge.received_at,
+        )  # fmt: skip
+    assert created
+    by_services = next(row for row in stored(app, shop_id) if row.id != by_edge.id)
+    columns = [c.key for c in WebhookDelivery.__table__.columns if c.key not in ("id", "dedup_key")]
+    assert {c: getattr(by_edge, c) for c in columns} == {
+        c: getattr(by_services, c) for c in columns
+    }
+    assert by_edge.received_at >= before and by_edge.received_at.tzinfo is not None
+    assert by_edge.next_attempt_at == by_edge.received_at
+    assert (by_edge.platform, by_edge.status.value, by_edge.attempts) == (
+        Platform.SHOPIFY, "pending", 0,
+    )  # fmt: skip
 
 
 def test_the_same_delivery_twice_is_stored_once(
@@ -415,6 +445,25 @@ def test_a_forged_shopify_delivery_is_refused_before_any_database_work(
         app.test_client().post("/webhooks/shopify", data=ORDER_BODY, headers=headers).status_code
         == 401
     )
+
+
+def test_on_sqlite_the_edge_commits_each_delivery_to_disk(
+    app: Flask, client: FlaskClient, shopify_shop: tuple[int, str]
+) -> None:
+    """The app's SQLite connections run with synchronous=NORMAL; the edge stores through an
+    engine of its own with FULL (2): the 200 waits for the disk, and a power loss cannot take
+    an acknowledged delivery back."""
+    edge = app.extensions[ENGINE_KEY]
+    if edge.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL commits are durable (synchronous_commit=on)")
+    shop_id, domain = shopify_shop
+    headers = shopify_headers(domain, ORDER_BODY)
+    assert client.post("/webhooks/shopify", data=ORDER_BODY, headers=headers).status_code == 200
+    assert edge is not app_services(app).engine
+    for engine, synchronous in ((edge, 2), (app_services(app).engine, 1)):  # FULL, NORMAL
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar_one() == synchronous
+    assert len(stored(app, shop_id)) == 1
 
 
 def test_a_dead_inbox_connection_is_replaced_and_the_delivery_stored(
