@@ -11,6 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from referral_plugin import cli
 from referral_plugin.app import app_services, create_app
 from referral_plugin.cli import main
 from referral_plugin.db import make_engine
@@ -229,6 +230,28 @@ def test_missing_production_secret_is_a_one_line_error(
     status, _, err = run(capsys, env, "shop", "list")
 
     assert_user_error(status, err, "SECRET_KEY")
+
+
+def test_serve_runs_two_workers_per_cpu_on_postgresql_and_two_on_sqlite(
+    capsys: pytest.CaptureFixture[str],
+    environ: dict[str, str],
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    started: list[dict[str, object]] = []
+    monkeypatch.setattr(cli.GunicornServer, "run", lambda server: started.append(server.options))
+    monkeypatch.setattr(cli.os, "sched_getaffinity", lambda _pid: {0, 1, 2})  # 3 CPUs
+
+    status, out, _ = run(capsys, environ, "serve")
+    told, _, _ = run(capsys, environ, "serve", "--workers", "5")
+    refused, _, err = run(capsys, environ, "serve", "--workers", "0")
+
+    expected = 6 if database_url.startswith("postgresql") else 2
+    assert (status, told) == (0, 0)
+    assert [options["workers"] for options in started] == [expected, 5]
+    assert f"with {expected} workers" in out
+    assert_user_error(refused, err, "--workers")
+    assert (cli.web_workers("postgresql", 2), cli.web_workers("sqlite", 8)) == (4, 2)
 
 
 def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
