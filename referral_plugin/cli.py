@@ -180,13 +180,20 @@ def web_workers(database: str, cpus: int) -> int:
     return 2 * cpus if database == "postgresql" else 2
 
 
+def _cpus() -> int:
+    """The CPUs this process may run on (Linux: its affinity, a container's included)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1  # macOS, Windows
+
+
 def serve_command(args: argparse.Namespace, settings: Settings) -> int:
     if (args.workers is not None and args.workers < 1) or not 0 < args.port < 65536:
         raise CommandError("--workers must be at least 1 and --port between 1 and 65535")
     configure_logging(logging.INFO)
     app = create_app(settings)
     engine = app_services(app).engine
-    workers = args.workers or web_workers(engine.dialect.name, len(os.sched_getaffinity(0)))
+    workers = args.workers or web_workers(engine.dialect.name, _cpus())
 
     def post_fork(_server: Any, _worker: Any) -> None:
         engine.dispose(close=False)  # never share the master's pooled connections
