@@ -240,6 +240,8 @@ def test_serve_runs_two_workers_per_cpu_on_postgresql_and_two_on_sqlite(
 ) -> None:
     started: list[dict[str, object]] = []
     monkeypatch.setattr(cli.GunicornServer, "run", lambda server: started.append(server.options))
+    # serve's own logging replaces the root handlers: kept out of the test process
+    monkeypatch.setattr(cli, "configure_logging", lambda _level: None)
     monkeypatch.setattr(cli.os, "sched_getaffinity", lambda _pid: {0, 1, 2})  # 3 CPUs
 
     status, out, _ = run(capsys, environ, "serve")
