@@ -66,8 +66,16 @@ def apply_to_referral(
     reason = void_reason(state, program)
     if reason is not None:
         _void(session, referral, rewards, reason, now)
-    elif state.paid and state.paid_at is not None:
-        _hold(referral, rewards, state.paid_at + timedelta(days=program.hold_days), now)
+    elif (until := hold_until(state, program)) is not None:
+        _hold(referral, rewards, until, now)
+
+
+def hold_until(state: OrderState, program: Program) -> datetime | None:
+    """When a paid order's rewards come out of their hold (the program's hold period after
+    payment); None while the order is not paid."""
+    if not state.paid or state.paid_at is None:
+        return None
+    return state.paid_at + timedelta(days=program.hold_days)
 
 
 def void_reason(state: OrderState, program: Program) -> str | None:

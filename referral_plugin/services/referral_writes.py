@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -24,7 +24,7 @@ from ..domain.decisions import Beneficiary, Decision, RewardDecision
 from ..domain.events import OrderEvent
 from ..domain.lifecycle import ReferralStatus, RewardStatus, check_move
 from ..domain.orders import OrderState
-from ..domain.programs import MONEY_VALUE_KINDS, Program, RewardKind, ShopperEmail
+from ..domain.programs import Program, ShopperEmail
 from ..models import (
     POINTS_UNIT,
     Advocate,
@@ -36,8 +36,10 @@ from ..models import (
     Reward,
 )
 from . import merchant_webhooks
+from .order_state import hold_until
 from .orders import conversion_values, referral_values, reward_values
 from .outbox import enqueue_drafts
+from .reward_moves import earned_entry
 from .shopper_emails import reward_draft
 from .snapshots import COUNTED_REFERRAL_STATUSES, signal_hashes
 
@@ -113,15 +115,13 @@ def _conversion_ids(conn: Connection, plans: Sequence[Planned]) -> dict[int, int
     return ids
 
 
-def _paid(state: OrderState) -> bool:
-    return state.paid and state.paid_at is not None
-
-
 def _referral_row(plan: Planned, conversion_ids: dict[int, int], now: datetime) -> dict:
     """As `orders._new_referral` creates it, then `order_state._hold` moves it."""
     values = referral_values(plan.shop_id, conversion_ids[plan.ref], plan.decision, now)
     created = values["status"]
-    held = created is ReferralStatus.PENDING and _paid(plan.state)
+    program = plan.program
+    assert program is not None
+    held = created is ReferralStatus.PENDING and hold_until(plan.state, program) is not None
     return {
         **values,
         "status": ReferralStatus.CONVERTED if held else created,
@@ -141,23 +141,22 @@ def _reward_row(
     assert program is not None
     conversion_id = conversion_ids[plan.ref]
     values = reward_values(program, conversion_id, referral_ids[conversion_id], decided, now)
-    if values["status"] is RewardStatus.PENDING and _paid(plan.state):
+    until = hold_until(plan.state, program)
+    if values["status"] is RewardStatus.PENDING and until is not None:
         check_move(values["status"], RewardStatus.HELD)
-        assert plan.state.paid_at is not None
         values["status"] = RewardStatus.HELD
-        values["hold_until"] = plan.state.paid_at + timedelta(days=program.hold_days)
+        values["hold_until"] = until
     return values
 
 
 def ledger_amount(decided: RewardDecision) -> tuple[Decimal | int, str] | None:
-    """What `reward_moves.book_earned` posts for the reward: (amount, unit), or None."""
-    if decided.beneficiary is not Beneficiary.ADVOCATE or decided.advocate_id is None:
-        return None
-    if decided.spec.kind in MONEY_VALUE_KINDS and decided.value is not None:
-        return decided.value.amount, decided.value.currency
-    if decided.spec.kind is RewardKind.POINTS and decided.points is not None:
-        return decided.points, POINTS_UNIT
-    return None
+    """What `reward_moves.book_earned` posts for the reward once stored: (amount, unit)."""
+    value = decided.value
+    return earned_entry(
+        decided.beneficiary, decided.advocate_id, decided.spec.kind,
+        None if value is None else value.amount, "" if value is None else value.currency,
+        decided.points,
+    )  # fmt: skip
 
 
 def _post_earned(

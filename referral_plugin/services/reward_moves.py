@@ -28,23 +28,43 @@ from .ledger import add_debt, post_entry
 ZERO = Decimal(0)
 
 
+def earned_entry(
+    beneficiary: Beneficiary,
+    advocate_id: int | None,
+    kind: RewardKind,
+    value: Decimal | None,
+    currency: str,
+    points: int | None,
+) -> tuple[Decimal | int, str] | None:
+    """What creating a reward posts to its advocate's ledger, as (amount, unit): money in the
+    reward's currency, or points; None for a reward that holds neither (a friend's reward, a
+    gift, a charity donation). For a stored reward (`book_earned`) and a decided one (the
+    referral batch, `referral_writes`)."""
+    if beneficiary is not Beneficiary.ADVOCATE or advocate_id is None:
+        return None
+    if kind in MONEY_VALUE_KINDS and value is not None:
+        return value, currency
+    if kind is RewardKind.POINTS and points is not None:
+        return points, POINTS_UNIT
+    return None
+
+
+def _earned(reward: Reward) -> tuple[Decimal | int, str] | None:
+    return earned_entry(
+        reward.beneficiary, reward.advocate_id, reward.kind, reward.value, reward.currency,
+        reward.points,
+    )  # fmt: skip
+
+
 def holds_money(reward: Reward) -> bool:
     """True when the reward's value counts toward the advocate's money balance."""
-    return (
-        reward.beneficiary is Beneficiary.ADVOCATE
-        and reward.advocate_id is not None
-        and reward.kind in MONEY_VALUE_KINDS
-        and reward.value is not None
-    )
+    earned = _earned(reward)
+    return earned is not None and earned[1] != POINTS_UNIT
 
 
 def holds_points(reward: Reward) -> bool:
-    return (
-        reward.beneficiary is Beneficiary.ADVOCATE
-        and reward.advocate_id is not None
-        and reward.kind is RewardKind.POINTS
-        and reward.points is not None
-    )
+    earned = _earned(reward)
+    return earned is not None and earned[1] == POINTS_UNIT
 
 
 def _post(
@@ -72,10 +92,9 @@ def _post(
 
 def book_earned(session: Session, reward: Reward, now: datetime) -> None:
     """Ledger and charity effects of a newly created reward (call once, after flush)."""
-    if holds_money(reward):
-        _post(session, reward, LedgerKind.EARNED, reward.value or ZERO, reward.currency, now)
-    elif holds_points(reward):
-        _post(session, reward, LedgerKind.EARNED, reward.points or 0, POINTS_UNIT, now)
+    earned = _earned(reward)
+    if earned is not None:
+        _post(session, reward, LedgerKind.EARNED, *earned, now)
     if reward.kind is RewardKind.CHARITY and reward.value is not None:
         session.add(
             CharityEntry(
