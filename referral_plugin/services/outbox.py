@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -81,14 +81,8 @@ def enqueue_draft(
     """Queue a shopper email as a draft (what to say, not yet how) unless (shop_id, dedup_key)
     exists; True when queued now. One `INSERT ... ON CONFLICT DO NOTHING` (no savepoint: it runs
     on the order path). The worker renders it (`services.email_drafts`). Idempotent."""
-    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     values = _message(shop_id, kind, recipient, dedup_key, payload, OutboxStatus.DRAFT, now)
-    statement = (
-        module.insert(OutboxMessage)
-        .values(values)
-        .on_conflict_do_nothing(index_elements=["shop_id", "dedup_key"])
-        .returning(OutboxMessage.id)
-    )
+    statement = _insert_new(session).values(values).returning(OutboxMessage.id)
     return session.execute(statement).scalar_one_or_none() is not None
 
 
@@ -97,13 +91,17 @@ def enqueue_drafts(session: Session, drafts: Sequence[dict[str, Any]], *, now: d
     `INSERT ... ON CONFLICT DO NOTHING`: the bulk order path's emails."""
     if not drafts:
         return
-    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     fields = ("shop_id", "kind", "recipient", "dedup_key", "payload")
     rows = [_message(*(d[f] for f in fields), OutboxStatus.DRAFT, now) for d in drafts]
-    statement = module.insert(OutboxMessage.__table__).on_conflict_do_nothing(
+    session.connection().execute(_insert_new(session), rows)
+
+
+def _insert_new(session: Session) -> Insert:
+    """An outbox INSERT that skips a message whose (shop_id, dedup_key) is already queued."""
+    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return module.insert(OutboxMessage.__table__).on_conflict_do_nothing(
         index_elements=["shop_id", "dedup_key"]
     )
-    session.connection().execute(statement, rows)
 
 
 def _message(
