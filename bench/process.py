@@ -58,6 +58,7 @@ from connectors.signatures import sign_body  # noqa: E402
 from referral_plugin.app import build_services  # noqa: E402
 from referral_plugin.domain.events import Platform  # noqa: E402
 from referral_plugin.inbox_worker import drain_inbox  # noqa: E402
+from referral_plugin.jobs import tune_garbage_collection  # noqa: E402
 from referral_plugin.models import (  # noqa: E402
     Conversion,
     OrderEventRecord,
@@ -236,6 +237,7 @@ def worker_main(url: str, instance: str, name: str, go: Any, results: Any) -> No
     """One worker process: build the services, wait for the signal, drain until nothing is
     left to claim, report (name, deliveries processed)."""
     services = build_services(bench_settings(url, Path(instance)))
+    tune_garbage_collection()  # as `referral-plugin worker` does once started
     with services.sessions.begin() as session:  # connect before the clock starts
         session.execute(select(1))
     stop = threading.Event()

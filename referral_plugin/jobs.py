@@ -10,6 +10,7 @@ workers may run side by side. Every run is recorded in `job_runs` for `referral-
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -269,10 +270,26 @@ class ExpectedOverlapFilter(logging.Filter):
         return "maximum number of running instances reached" not in record.getMessage()
 
 
+# The drain makes and drops many small containers per delivery (the decoded payload, rows,
+# events), few of them in cycles. With Python's default thresholds (700, 10, 10) the collector
+# ran every few hundred of them and walked everything the start-up left (modules, mappers, the
+# statement cache) again and again: bench/process.py, one worker on PostgreSQL, 8-20 % more
+# events/s with these, in three runs alternating with the defaults.
+GC_THRESHOLDS = (50_000, 20, 100)
+
+
+def tune_garbage_collection() -> None:
+    """Once start-up is done: move what it made out of the collector's reach (`gc.freeze`)
+    and collect the youngest objects every GC_THRESHOLDS[0] allocations, not 700."""
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 def run_worker(settings: Settings, jobs: tuple[ScheduledJob, ...] = JOBS) -> None:
     """The worker process's main loop; returns after SIGTERM/SIGINT."""
     logging.getLogger("apscheduler.scheduler").addFilter(ExpectedOverlapFilter())
     services = build_services(settings)
+    tune_garbage_collection()
     runtime = WorkerRuntime()
     scheduler = build_scheduler(services, jobs, runtime=runtime)
     stop_on_signals(scheduler, runtime.stop)

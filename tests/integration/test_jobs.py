@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -12,6 +13,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from connectors.registry import STORE_CLIENT_FACTORIES
+from referral_plugin import jobs
 from referral_plugin.app import AppServices, build_services
 from referral_plugin.domain.events import Platform
 from referral_plugin.jobs import JOBS, ScheduledJob, build_scheduler, run_job
@@ -72,3 +74,36 @@ def test_a_failing_run_is_logged_and_does_not_raise(
         assert run_job(job, services, clock=lambda: NOW) is None
 
     assert [record.job for record in caplog.records] == ["flaky"]
+
+
+def test_the_worker_tunes_the_garbage_collector_before_its_jobs_start(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+
+    class Scheduler:
+        running = False
+
+        def start(self) -> None:
+            calls.append("jobs start")
+
+    monkeypatch.setattr(jobs, "tune_garbage_collection", lambda: calls.append("gc tuned"))
+    monkeypatch.setattr(jobs, "build_scheduler", lambda *args, **kwargs: Scheduler())
+    monkeypatch.setattr(jobs, "stop_on_signals", lambda *args: None)
+
+    jobs.run_worker(settings, jobs=())
+
+    assert calls == ["gc tuned", "jobs start"]
+
+
+def test_tuning_freezes_what_start_up_made_and_raises_the_youngest_threshold() -> None:
+    before = gc.get_threshold()
+    try:
+        jobs.tune_garbage_collection()
+
+        assert gc.get_threshold() == jobs.GC_THRESHOLDS
+        assert jobs.GC_THRESHOLDS[0] > before[0]
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
