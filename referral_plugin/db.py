@@ -18,11 +18,15 @@ from sqlalchemy import (
     Dialect,
     Engine,
     Executable,
+    Integer,
+    String,
     any_,
     bindparam,
     create_engine,
     event,
+    literal,
 )
+from sqlalchemy import cast as sa_cast
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, sessionmaker
@@ -142,6 +146,25 @@ class IdAmong(ColumnElement[bool]):
     def __init__(self, column: ColumnElement[int], key: str) -> None:
         self.column = column
         self.key = key
+
+
+def among(column: ColumnElement[Any], values: Iterable[Any], dialect: str) -> ColumnElement[bool]:
+    """`column IN values` with one statement text for any number of values on PostgreSQL:
+    `column = ANY(CAST(:values AS BIGINT[]))` (or VARCHAR[]), the list bound as one array (see
+    `IdAmong`); an IN list elsewhere."""
+    values = list(values)
+    if dialect != "postgresql":
+        return column.in_(values)
+    array = ARRAY(_array_element(column))
+    return column == any_(sa_cast(literal(values, array), array))
+
+
+def _array_element(column: ColumnElement[Any]) -> BigInteger | String:
+    if isinstance(column.type, String):
+        return String()
+    if isinstance(column.type, Integer):
+        return BigInteger()
+    raise TypeError(f"no array element type for {column}: {column.type!r}")
 
 
 @compiles(IdAmong)

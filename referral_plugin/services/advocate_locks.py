@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..db import among
 from ..domain.emails import identity_email
 from ..models import Advocate, Claim, Code, Conversion
 from .order_batches import BatchItem, per_shop
@@ -63,6 +64,9 @@ def lock_advocates(session: Session, advocate_ids: Iterable[int | None]) -> int:
     if not wanted or session.get_bind().dialect.name != "postgresql":
         return 0
     locked = session.execute(
-        select(Advocate.id).where(Advocate.id.in_(wanted)).order_by(Advocate.id).with_for_update()
+        select(Advocate.id)
+        .where(among(Advocate.id, wanted, "postgresql"))
+        .order_by(Advocate.id)
+        .with_for_update()
     )
     return len(locked.all())

@@ -26,7 +26,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    ARRAY,
     JSON,
     BigInteger,
     Boolean,
@@ -40,18 +39,16 @@ from sqlalchemy import (
     String,
     Table,
     and_,
-    any_,
     bindparam,
-    literal,
     or_,
     select,
     text,
     update,
 )
-from sqlalchemy import cast as sa_cast
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from ..db import among
 from ..domain import rules
 from ..domain.emails import identity_email
 from ..domain.events import OrderEvent
@@ -153,16 +150,10 @@ def per_shop(
         by_shop.setdefault(shop_id, []).append(value)
     return or_(
         *(
-            and_(shop_column == shop_id, _among(column, values, dialect))
+            and_(shop_column == shop_id, among(column, values, dialect))
             for shop_id, values in by_shop.items()
         )
     )
-
-
-def _among(column: ColumnElement[str], values: list[str], dialect: str) -> ColumnElement[bool]:
-    if dialect == "postgresql":
-        return column == any_(sa_cast(literal(values, ARRAY(String)), ARRAY(String)))
-    return column.in_(values)
 
 
 def _no_referral(item: BatchItem, known_codes: set[tuple[int, str]], claimed: set) -> bool:

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
+from ..db import among
 from ..domain.decisions import Beneficiary, Decision, RewardDecision
 from ..domain.events import OrderEvent
 from ..domain.lifecycle import ReferralStatus, RewardStatus, check_move
@@ -109,7 +110,7 @@ def _conversion_ids(conn: Connection, plans: Sequence[Planned]) -> dict[int, int
     for shop_id in sorted({plan.shop_id for plan in plans}):
         own = {plan.order.order_id: plan.ref for plan in plans if plan.shop_id == shop_id}
         query = select(table.c.id, table.c.order_id).where(
-            table.c.shop_id == shop_id, table.c.order_id.in_(sorted(own))
+            table.c.shop_id == shop_id, among(table.c.order_id, sorted(own), conn.dialect.name)
         )
         ids |= {own[order_id]: conversion_id for conversion_id, order_id in conn.execute(query)}
     return ids

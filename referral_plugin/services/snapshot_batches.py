@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, func, or_, select
 from sqlalchemy.orm import Session
 
+from ..db import among
 from ..domain.decisions import Beneficiary, ClaimView, CodeView, Snapshot
 from ..domain.emails import identity_email
 from ..domain.events import OrderEvent
@@ -110,21 +111,24 @@ def load_referral_rows(
     if wanted:
         rows = conn.execute(
             select(codes_table).where(
-                codes_table.c.shop_id == shop_id, codes_table.c.normalized.in_(wanted)
+                codes_table.c.shop_id == shop_id,
+                among(codes_table.c.normalized, wanted, conn.dialect.name),
             )
         )
         codes = {row.normalized: code_view(row) for row in rows}
     emails = sorted({e for event in events if (e := identity_email(event.email))})
     claims: dict[str, list[ClaimView]] = {}
     if emails:
-        for row in conn.execute(claims_query(shop_id, emails)):
+        for row in conn.execute(claims_query(shop_id, emails, conn.dialect.name)):
             claims.setdefault(row.identity_email, []).append(claim_view(row))
     advocate_ids = {c.advocate_id for c in codes.values() if c.advocate_id is not None}
     advocate_ids |= {c.advocate_id for found in claims.values() for c in found}
     advocates = {}
     if advocate_ids:
         table = Advocate.__table__
-        query = select(table).where(table.c.shop_id == shop_id, table.c.id.in_(advocate_ids))
+        query = select(table).where(
+            table.c.shop_id == shop_id, among(table.c.id, sorted(advocate_ids), conn.dialect.name)
+        )
         advocates = {row.id: row for row in conn.execute(query)}
     program_ids = {c.program_id for c in codes.values()}
     program_ids |= {c.program_id for found in claims.values() for c in found}
@@ -132,7 +136,9 @@ def load_referral_rows(
     programs = {}
     if program_ids:
         table = ProgramRow.__table__
-        query = select(table).where(table.c.shop_id == shop_id, table.c.id.in_(program_ids))
+        query = select(table).where(
+            table.c.shop_id == shop_id, among(table.c.id, sorted(program_ids), conn.dialect.name)
+        )
         programs = {row.id: load_program(row) for row in conn.execute(query)}
     return ReferralRows(
         codes=codes,
@@ -249,9 +255,9 @@ def _orders_of(
     table = Conversion.__table__
     matches = []
     if customers:
-        matches.append(table.c.customer_id.in_(customers))
+        matches.append(among(table.c.customer_id, customers, conn.dialect.name))
     if emails:
-        matches.append(table.c.identity_email.in_(emails))
+        matches.append(among(table.c.identity_email, emails, conn.dialect.name))
     query = select(
         table.c.order_id, table.c.customer_id, table.c.identity_email, table.c.paid, table.c.signals
     ).where(table.c.shop_id == shop_id, or_(*matches))
@@ -278,7 +284,7 @@ def _earned_rule_keys(
     table = Reward.__table__
     query = select(table.c.advocate_id, table.c.rule_key).where(
         table.c.shop_id == shop_id,
-        table.c.advocate_id.in_(advocate_ids),
+        among(table.c.advocate_id, advocate_ids, conn.dialect.name),
         table.c.beneficiary == Beneficiary.ADVOCATE,
         table.c.status != RewardStatus.REVERSED,
     )
@@ -298,7 +304,7 @@ def _recent_referrals(
         select(table.c.advocate_id, func.count())
         .where(
             table.c.shop_id == shop_id,
-            table.c.advocate_id.in_(advocate_ids),
+            among(table.c.advocate_id, advocate_ids, conn.dialect.name),
             table.c.created_at >= now - timedelta(hours=24),
         )
         .group_by(table.c.advocate_id)

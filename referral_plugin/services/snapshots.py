@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, false, func, or_, select
 from sqlalchemy.orm import Session
 
+from ..db import among
 from ..domain import caps
 from ..domain.codes import normalize_code
 from ..domain.decisions import (
@@ -119,7 +120,7 @@ def code_view(row: Any) -> CodeView:
     )
 
 
-def claims_query(shop_id: int, emails: Sequence[str]) -> Select[Any]:
+def claims_query(shop_id: int, emails: Sequence[str], dialect: str) -> Select[Any]:
     """The shop's claims for `emails` with their codes, oldest first (Core rows)."""
     claims = Claim.__table__
     return (
@@ -131,7 +132,7 @@ def claims_query(shop_id: int, emails: Sequence[str]) -> Select[Any]:
             Code.__table__.c.normalized,
         )
         .join(Code.__table__, Code.__table__.c.id == claims.c.code_id)
-        .where(claims.c.shop_id == shop_id, claims.c.identity_email.in_(emails))
+        .where(claims.c.shop_id == shop_id, among(claims.c.identity_email, emails, dialect))
         .order_by(claims.c.id)
     )
 

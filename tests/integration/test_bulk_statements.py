@@ -16,6 +16,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
+from referral_plugin.db import among
 from referral_plugin.domain.decisions import AttributionMethod, Outcome
 from referral_plugin.domain.events import OrderEventKind
 from referral_plugin.models import Conversion, DeliveryStatus, OrderEventRecord, WebhookDelivery
@@ -310,3 +311,39 @@ def test_mark_done_marks_exactly_the_ids_given_with_one_text(
     assert {row.processed_at for row in rows if row.id in chosen} == {later_now}
     if session.get_bind().dialect.name == "postgresql":
         assert statements[0].endswith("= ANY (%(ids)s::BIGINT[])")  # the same for any count
+
+
+@pytest.mark.parametrize("count", [1, 3], ids=["one value", "three values"])
+def test_among_selects_exactly_the_values_given_with_one_text_for_any_count(
+    session: Session, count: int
+) -> None:
+    shop_id = builders.shop(session, f"among-{count}.myshopify.com").id
+    conn = session.connection()
+    rows = [conversion_rows(shop_id)[1] | {"order_id": f"o-{n}"} for n in range(5)]
+    insert_conversions(conn, rows)
+    table = Conversion.__table__
+    query = select(table.c.order_id, table.c.id).where(table.c.shop_id == shop_id)
+    ids = {row.order_id: row.id for row in conn.execute(query)}
+    wanted = [f"o-{n}" for n in range(count)] + ["not-an-order"]
+    dialect = conn.dialect.name
+
+    with sent_statements(session, "SELECT") as statements:
+        by_order_id = conn.execute(
+            select(table.c.id).where(
+                table.c.shop_id == shop_id, among(table.c.order_id, wanted, dialect)
+            )
+        ).scalars()
+        by_id = conn.execute(
+            select(table.c.order_id).where(among(table.c.id, [ids["o-4"], ids["o-0"]], dialect))
+        ).scalars()
+        assert set(by_order_id) == {ids[order_id] for order_id in wanted[:count]}
+        assert set(by_id) == {"o-0", "o-4"}
+
+    if dialect == "postgresql":
+        assert statements[0].endswith("= ANY (CAST(%(param_1)s::VARCHAR[] AS VARCHAR[]))")
+        assert statements[1].endswith("= ANY (CAST(%(param_1)s::BIGINT[] AS BIGINT[]))")
+
+
+def test_among_refuses_a_column_it_has_no_array_type_for(session: Session) -> None:
+    with pytest.raises(TypeError, match="no array element type"):
+        among(Conversion.__table__.c.paid, [True], "postgresql")
