@@ -29,6 +29,7 @@ import json
 import multiprocessing
 import os
 import random
+import resource
 import sys
 import tempfile
 import threading
@@ -102,6 +103,17 @@ class Run:
     fingerprint: str = ""
     per_worker: list[int] = field(default_factory=list)
     cores_busy: float = 0.0  # the whole machine's busy cores while draining (all processes)
+    worker_cpu: float = 0.0  # CPU seconds the worker processes used while draining
+
+    @property
+    def worker_ms(self) -> float:
+        """Worker CPU per event, ms."""
+        return 1000 * self.worker_cpu / self.events
+
+    @property
+    def rest_ms(self) -> float:
+        """The rest of the machine's CPU per event (PostgreSQL, mostly), ms."""
+        return max(0.0, 1000 * self.cores_busy * self.seconds / self.events - self.worker_ms)
 
     @property
     def rate(self) -> float:
@@ -235,13 +247,14 @@ def fill_inbox(services: Any, shop_id: int, mix: Mix, secret: str, now: datetime
 
 def worker_main(url: str, instance: str, name: str, go: Any, results: Any) -> None:
     """One worker process: build the services, wait for the signal, drain until nothing is
-    left to claim, report (name, deliveries processed)."""
+    left to claim, report (name, deliveries processed, CPU seconds used meanwhile)."""
     services = build_services(bench_settings(url, Path(instance)))
     tune_garbage_collection()  # as `referral-plugin worker` does once started
     with services.sessions.begin() as session:  # connect before the clock starts
         session.execute(select(1))
     stop = threading.Event()
     go.wait()
+    cpu_before = process_cpu()
     handled = 0
     try:
         while True:
@@ -257,14 +270,20 @@ def worker_main(url: str, instance: str, name: str, go: Any, results: Any) -> No
                 break
     finally:
         services.engine.dispose()
-        results.put((name, handled))
+        results.put((name, handled, process_cpu() - cpu_before))
+
+
+def process_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_workers(
     url: str, workers: int, tmp: Path, total: int, title: str
-) -> tuple[float, list, float]:
+) -> tuple[float, list, float, float]:
     """Start `workers` processes, time them from the start signal until all have ended;
-    returns (seconds, processed per worker, busy cores of the machine meanwhile)."""
+    returns (seconds, processed per worker, busy cores of the machine meanwhile, CPU seconds
+    the workers used)."""
     context = multiprocessing.get_context("spawn")
     go, results = context.Event(), context.Queue()
     processes = [
@@ -291,13 +310,16 @@ def run_workers(
         cpu_after = machine_cpu()
     finally:
         monitor.engine.dispose()
-    per_worker = sorted(results.get(timeout=10)[1] for _ in processes)
+    reports = [results.get(timeout=10) for _ in processes]
+    per_worker = sorted(handled for _, handled, _ in reports)
+    worker_cpu = sum(cpu for _, _, cpu in reports)
     for process in processes:
         process.join()
     busy, total_jiffies = (
         after - before for after, before in zip(cpu_after, cpu_before, strict=True)
     )
-    return elapsed, per_worker, (os.cpu_count() or 1) * busy / max(total_jiffies, 1)
+    cores = (os.cpu_count() or 1) * busy / max(total_jiffies, 1)
+    return elapsed, per_worker, cores, worker_cpu
 
 
 def count_done(services: Any) -> int:
@@ -386,9 +408,15 @@ def bench_database(database: str, url: str, args: argparse.Namespace, tmp: Path)
         log(f"{title}: resetting the database and filling the inbox ({args.orders:,} orders)")
         mix = setup_run(url, args, tmp)
         log(f"{title}: draining")
-        seconds, per_worker, cores = run_workers(url, workers, tmp, len(mix.deliveries), title)
+        seconds, per_worker, cores, cpu = run_workers(url, workers, tmp, len(mix.deliveries), title)
         run = Run(
-            database, workers, len(mix.deliveries), seconds, per_worker=per_worker, cores_busy=cores
+            database,
+            workers,
+            len(mix.deliveries),
+            seconds,
+            per_worker=per_worker,
+            cores_busy=cores,
+            worker_cpu=cpu,
         )
         log(f"{title}: {run.rate:,.0f} events/s ({seconds:.1f} s); checking")
         run.check, run.fingerprint = check_run(url, mix, tmp)
@@ -405,7 +433,8 @@ def print_report(args: argparse.Namespace, runs: list[Run]) -> None:
         f"advocates; batch size {bench_settings('sqlite://', Path()).inbox_batch_size}"
     )
     header = f"{'database':<10} {'workers':>7} {'events':>7} {'seconds':>8} {'events/s':>9}"
-    header += f" {'x one':>6}  {'per worker':<14} {'cores busy':>10} {'outcomes':<12} check"
+    header += f" {'x one':>6}  {'per worker':<14} {'cores busy':>10} {'CPU ms/event':>19}"
+    header += f" {'outcomes':<12} check"
     print(header)
     print("-" * len(header))
     one = {r.database: r.rate for r in runs if r.workers == 1}
@@ -414,7 +443,7 @@ def print_report(args: argparse.Namespace, runs: list[Run]) -> None:
         print(
             f"{r.database:<10} {r.workers:>7} {r.events:>7,} {r.seconds:>8.1f} {r.rate:>9,.0f} "
             f"{ratio:>6.2f}  {'/'.join(map(str, r.per_worker)):<14} {r.cores_busy:>10.2f} "
-            f"{r.fingerprint:<12} "
+            f"{f'{r.worker_ms:.2f} + {r.rest_ms:.2f}':>19} {r.fingerprint:<12} "
             f"{r.check.split(':')[0]}"
         )
     print()
@@ -423,6 +452,7 @@ def print_report(args: argparse.Namespace, runs: list[Run]) -> None:
     if len({r.fingerprint for r in runs}) > 1:
         print("FAIL: the outcomes differ between runs (see the fingerprints)")
     print("SQLite: one worker only (a single writer: BEGIN IMMEDIATE serializes transactions)")
+    print_ceilings(runs)
     postgres = [r for r in runs if r.database == "postgres"]
     if postgres and "postgres" in one:
         best = max(r.rate for r in postgres if r.workers == 1)
@@ -433,6 +463,31 @@ def print_report(args: argparse.Namespace, runs: list[Run]) -> None:
                 ratio = r.rate / one["postgres"]
                 met = "met" if ratio >= SCALING_TARGET else "NOT met"
                 print(f"target: two workers >= {SCALING_TARGET}x one: {ratio:.2f} ({met})")
+
+
+def print_ceilings(runs: list[Run]) -> None:
+    """What the CPU measured allows on this machine, from each one-worker run: a worker does
+    its part of every event in turn, so it cannot pass 1000 / (its ms per event) events/s
+    even if the database cost nothing; nor can all workers together pass cores x 1000 /
+    (worker + rest ms per event), with every core busy."""
+    cores = os.cpu_count() or 1
+    print(
+        "CPU ms/event: the workers' own CPU + the rest of the machine's (PostgreSQL, mostly) "
+        "per event"
+    )
+    for r in runs:
+        if r.workers != 1 or not r.worker_cpu:
+            continue
+        total = r.worker_ms + r.rest_ms
+        line = (
+            f"ceiling {r.database}: one worker <= {1000 / r.worker_ms:,.0f} events/s (its own CPU)"
+        )
+        if r.database == "postgres":  # SQLite runs inside the worker, and only one
+            line += (
+                f"; any number of workers <= {cores * 1000 / total:,.0f} events/s "
+                f"({cores} cores, {total:.2f} ms per event)"
+            )
+        print(line)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
