@@ -26,7 +26,6 @@ from sqlalchemy import (
     event,
     literal,
 )
-from sqlalchemy import cast as sa_cast
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, sessionmaker
@@ -150,13 +149,13 @@ class IdAmong(ColumnElement[bool]):
 
 def among(column: ColumnElement[Any], values: Iterable[Any], dialect: str) -> ColumnElement[bool]:
     """`column IN values` with one statement text for any number of values on PostgreSQL:
-    `column = ANY(CAST(:values AS BIGINT[]))` (or VARCHAR[]), the list bound as one array (see
+    `column = ANY(:values::BIGINT[])` (or VARCHAR[]), the list bound as one array (see
     `IdAmong`); an IN list elsewhere."""
     values = list(values)
     if dialect != "postgresql":
         return column.in_(values)
     array = ARRAY(_array_element(column))
-    return column == any_(sa_cast(literal(values, array), array))
+    return column == any_(literal(values, array))
 
 
 def _array_element(column: ColumnElement[Any]) -> BigInteger | String:
