@@ -2,8 +2,9 @@
 
 The inbox worker calls `process_order_deliveries` first for every chunk: deliveries that are
 one order event no referral can touch are applied together (`order_batches`), then the first
-events of referred orders that no other order of the chunk interferes with (`referral_batches`),
-and all of them are marked done in one UPDATE; every other delivery (other topics, later
+events of referred orders that no other order of the chunk interferes with (`referral_batches`,
+in rounds: an order held back only by orders a round applied goes in the next), and all of
+them are marked done in one UPDATE; every other delivery (other topics, later
 events of referred orders, failures, anything unusual) is left for the per-delivery path
 (`deliveries.process_locked`), which records errors and retries. The bulk part runs in a
 savepoint: if any of it fails, none of it happened and the whole chunk takes the per-delivery
@@ -69,7 +70,7 @@ def process_order_deliveries(
             lock_chunk_advocates(session, left)
             # Referred orders after a delivery the per-delivery path takes wait for it there.
             before = [item for item in left if barrier is None or item.ref < barrier]
-            applied |= apply_referral_batch(session, before, now=now, code_key=code_key)
+            applied |= apply_referral_rounds(session, before, now=now, code_key=code_key)
             if applied:
                 session.connection().execute(
                     _mark_done(), {"ids": sorted(applied), "now": now, "done": DeliveryStatus.DONE}
@@ -95,6 +96,24 @@ def process_order_deliveries(
         )
         for ref in sorted(applied)
     ]
+
+
+def apply_referral_rounds(
+    session: Session, items: list[BatchItem], *, now: datetime, code_key: bytes
+) -> set[int]:
+    """The referral batch again and again on what it left, while it takes something; returns
+    every ref taken. A round takes no order that an order left before it in the chunk could
+    change (`referral_batches._independent`), so an order held back only by orders a
+    previous round applied (the same advocate twice in a chunk) is taken by the next one,
+    decided on what they wrote: what the per-order path would decide in chunk order."""
+    applied: set[int] = set()
+    while items:
+        taken = apply_referral_batch(session, items, now=now, code_key=code_key)
+        if not taken:
+            break
+        applied |= taken
+        items = [item for item in items if item.ref not in taken]
+    return applied
 
 
 def _batch_item(

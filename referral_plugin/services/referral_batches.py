@@ -14,7 +14,10 @@ Only what the per-order path would do the same way is taken (`plan_referrals`):
 - the order's first event, alone in the chunk, carrying the order's data;
 - nothing it reads is touched by another order of the chunk that is not already applied (its
   advocates, its customer, its advocates' own orders, a program-wide cap): such orders are
-  decided one after the other by the per-order path, in chunk order, as before;
+  left; the caller runs the batch again on what is left
+  (`delivery_batches.apply_referral_rounds`), so one held back only by orders applied since
+  is decided on what they wrote, and the rest go one after the other through the per-order
+  path, in chunk order;
 - a decision without reward codes redeemed, no refund or cancellation yet, no charity reward,
   and money rewards in the advocate's currency.
 The rest goes through `apply_order_event`. `referral_writes` writes what is taken.
