@@ -196,8 +196,10 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_the_next_finishes_once(
 def test_sigterm_finishes_the_current_delivery_and_releases_the_batch(
     services: AppServices, workers: Workers
 ) -> None:
-    ids = seed(services, 150)
-    worker, log = workers.start(INBOX_BATCH_SIZE="150")
+    # Three chunks on PostgreSQL: the stop comes while the second is in progress (the first
+    # one's log lines are what the test waits for), so the third is released.
+    ids = seed(services, 300)
+    worker, log = workers.start(INBOX_BATCH_SIZE="300")
     wait_until(lambda: done_lines(log), 30, "the worker's first delivery")
 
     assert stop(worker, log) == 0

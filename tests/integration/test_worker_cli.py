@@ -96,7 +96,8 @@ def run(capsys: pytest.CaptureFixture[str], environ: dict[str, str], *argv: str)
 
 
 class StoppingConnector:
-    """The real Shopify connector, raising the worker's stop flag on its first delivery."""
+    """The real Shopify connector, raising the worker's stop flag on its first delivery. Each
+    order comes as its event twice, which the bulk path leaves to the per-delivery path."""
 
     def __init__(self, stop: threading.Event) -> None:
         self.stop = stop
@@ -106,7 +107,8 @@ class StoppingConnector:
 
     def translate(self, meta: Any, payload: Any) -> Any:
         self.stop.set()  # as SIGTERM would, in the middle of a batch
-        return CONNECTORS[Platform.SHOPIFY].translate(meta, payload)
+        events = tuple(CONNECTORS[Platform.SHOPIFY].translate(meta, payload))
+        return (*events, events[0])
 
 
 def test_a_signed_webhook_is_drained_into_a_conversion_and_the_run_recorded(
@@ -146,8 +148,8 @@ def test_a_backlog_is_drained_in_one_run_batch_after_batch(
 def test_stopping_finishes_the_current_delivery_and_releases_the_rest(
     services: AppServices, shop: ReferralShop
 ) -> None:
-    # Referred orders: they take the per-delivery path, where the stop flag is checked between
-    # deliveries (the bulk path applies its share of a chunk at once).
+    # Deliveries of two events each take the per-delivery path, where the stop flag is checked
+    # between deliveries (the bulk path applies its share of a chunk at once).
     first, second = store_orders(
         services, shop, order_body(9200, code=shop.code), order_body(9201, code=shop.code)
     )
