@@ -39,6 +39,8 @@ from .referral_batches import apply_referral_batch
 
 logger = logging.getLogger(__name__)
 
+ROUND_WINDOW = 8  # candidates of a referral round after the first (see apply_referral_rounds)
+
 
 def process_order_deliveries(
     session: Session,
@@ -105,14 +107,24 @@ def apply_referral_rounds(
     every ref taken. A round takes no order that an order left before it in the chunk could
     change (`referral_batches._independent`), so an order held back only by orders a
     previous round applied (the same advocate twice in a chunk) is taken by the next one,
-    decided on what they wrote: what the per-order path would decide in chunk order."""
+    decided on what they wrote: what the per-order path would decide in chunk order.
+
+    A round after the first considers the first ROUND_WINDOW items left, or twice as many as
+    the round before took, and widens the window when it takes nothing, until it spans them
+    all: a chunk of one advocate's orders (one taken per round) costs each round a few
+    candidates, not the whole chunk again."""
     applied: set[int] = set()
+    window = len(items)
     while items:
-        taken = apply_referral_batch(session, items, now=now, code_key=code_key)
-        if not taken:
+        taken = apply_referral_batch(session, items, now=now, code_key=code_key, window=window)
+        if taken:
+            applied |= taken
+            items = [item for item in items if item.ref not in taken]
+            window = max(ROUND_WINDOW, 2 * len(taken))
+        elif window >= len(items):
             break
-        applied |= taken
-        items = [item for item in items if item.ref not in taken]
+        else:
+            window *= 2
     return applied
 
 

@@ -85,17 +85,25 @@ class Candidate:
 
 
 def apply_referral_batch(
-    session: Session, items: Sequence[BatchItem], *, now: datetime, code_key: bytes
+    session: Session,
+    items: Sequence[BatchItem],
+    *,
+    now: datetime,
+    code_key: bytes,
+    window: int | None = None,
 ) -> set[int]:
     """Decide and apply the referred orders of `items` the batch can take (see the module
     docstring); returns their refs, the others untouched. `items` are the chunk's order events
     the bulk path left, in chunk order, whose orders' locks and advocates' locks the caller
-    holds. Raises with effects half done: run it in a savepoint."""
+    holds. With a `window`, only the first `window` items are candidates: every order before
+    a candidate is still among them, so what is taken is what the whole list would give
+    within them. Raises with effects half done: run it in a savepoint."""
     if not items:
         return set()
     conn = session.connection()
-    counts = Counter(item.key for item in items)
-    conversions = _conversions(conn, counts)
+    counts = Counter(item.key for item in items)  # "alone in the chunk": over all of them
+    items = items[:window]
+    conversions = _conversions(conn, {item.key for item in items})
     fresh = [i for i in items if counts[i.key] == 1 and i.key not in conversions]
     logs = logged_events(conn, {item.key for item in fresh}) if fresh else {}
     firsts = {item.ref for item in fresh if not logs[item.key]}

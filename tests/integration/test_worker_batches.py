@@ -234,3 +234,25 @@ def _lockable(connection: Any, advocate_id: int) -> bool:
         return True
     except OperationalError:
         return False
+
+
+def test_referral_rounds_widen_their_window_until_it_spans_what_is_left(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A round after the first looks at a few candidates; when it takes nothing it looks at
+    twice as many, and the rounds end only once one spanning all that is left took nothing."""
+    takeable = {0, 1, 15}  # one taken per round, the first the window shows
+    windows: list[tuple[int, int]] = []
+
+    def one_per_round(session: Any, items: Any, *, now: Any, code_key: Any, window: int) -> set:
+        windows.append((len(items), window))
+        shown = [item.ref for item in items[:window] if item.ref in takeable]
+        return set(shown[:1])
+
+    monkeypatch.setattr(delivery_batches, "apply_referral_batch", one_per_round)
+    items = [BatchItem(ref, 1, None) for ref in range(20)]  # type: ignore[arg-type]
+
+    taken = delivery_batches.apply_referral_rounds(None, items, now=NOW, code_key=b"")  # type: ignore[arg-type]
+
+    assert taken == takeable
+    assert windows == [(20, 20), (19, 8), (18, 8), (18, 16), (17, 8), (17, 16), (17, 32)]
