@@ -274,6 +274,8 @@ def worker_main(url: str, instance: str, name: str, go: Any, results: Any) -> No
 
 
 def process_cpu() -> float:
+    """This process's CPU seconds. Read by the worker itself: once it has ended, its /proc
+    entry (what `ingest.process_cpu_seconds` reads) is gone."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
 

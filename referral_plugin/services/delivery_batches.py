@@ -35,11 +35,9 @@ from .deliveries import (
 )
 from .event_handlers import names_shop
 from .order_batches import BatchConflict, BatchItem, apply_order_batch
-from .referral_batches import apply_referral_batch
+from .referral_batches import apply_referral_rounds
 
 logger = logging.getLogger(__name__)
-
-ROUND_WINDOW = 8  # candidates of a referral round after the first (see apply_referral_rounds)
 
 
 def process_order_deliveries(
@@ -98,34 +96,6 @@ def process_order_deliveries(
         )
         for ref in sorted(applied)
     ]
-
-
-def apply_referral_rounds(
-    session: Session, items: list[BatchItem], *, now: datetime, code_key: bytes
-) -> set[int]:
-    """The referral batch again and again on what it left, while it takes something; returns
-    every ref taken. A round takes no order that an order left before it in the chunk could
-    change (`referral_batches._independent`), so an order held back only by orders a
-    previous round applied (the same advocate twice in a chunk) is taken by the next one,
-    decided on what they wrote: what the per-order path would decide in chunk order.
-
-    A round after the first considers the first ROUND_WINDOW items left, or twice as many as
-    the round before took, and widens the window when it takes nothing, until it spans them
-    all: a chunk of one advocate's orders (one taken per round) costs each round a few
-    candidates, not the whole chunk again."""
-    applied: set[int] = set()
-    window = len(items)
-    while items:
-        taken = apply_referral_batch(session, items, now=now, code_key=code_key, window=window)
-        if taken:
-            applied |= taken
-            items = [item for item in items if item.ref not in taken]
-            window = max(ROUND_WINDOW, 2 * len(taken))
-        elif window >= len(items):
-            break
-        else:
-            window *= 2
-    return applied
 
 
 def _batch_item(

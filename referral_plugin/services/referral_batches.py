@@ -15,7 +15,7 @@ Only what the per-order path would do the same way is taken (`plan_referrals`):
 - nothing it reads is touched by another order of the chunk that is not already applied (its
   advocates, its customer, its advocates' own orders, a program-wide cap): such orders are
   left; the caller runs the batch again on what is left
-  (`delivery_batches.apply_referral_rounds`), so one held back only by orders applied since
+  (`apply_referral_rounds`), so one held back only by orders applied since
   is decided on what they wrote, and the rest go one after the other through the per-order
   path, in chunk order;
 - a decision without reward codes redeemed, no refund or cancellation yet, no charity reward,
@@ -52,6 +52,8 @@ from .order_batches import (
 from .order_state import void_reason
 from .referral_writes import Planned, apply_referrals, conversion_rows, ledger_amount
 from .snapshot_batches import ReferralRows, load_referral_rows, person_keys, snapshots_for
+
+ROUND_WINDOW = 8  # candidates of a round after the first (see apply_referral_rounds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +125,34 @@ def apply_referral_batch(
     insert_conversions(conn, conversion_rows(plans, now, code_key))
     apply_referrals(session, plans, now=now)
     return planned
+
+
+def apply_referral_rounds(
+    session: Session, items: list[BatchItem], *, now: datetime, code_key: bytes
+) -> set[int]:
+    """The referral batch again and again on what it left, while it takes something; returns
+    every ref taken. A round takes no order that an order left before it in the chunk could
+    change (`_independent`), so an order held back only by orders a
+    previous round applied (the same advocate twice in a chunk) is taken by the next one,
+    decided on what they wrote: what the per-order path would decide in chunk order.
+
+    A round after the first considers the first ROUND_WINDOW items left, or twice as many as
+    the round before took, and widens the window when it takes nothing, until it spans them
+    all: a chunk of one advocate's orders (one taken per round) costs each round a few
+    candidates, not the whole chunk again."""
+    applied: set[int] = set()
+    window = len(items)
+    while items:
+        taken = apply_referral_batch(session, items, now=now, code_key=code_key, window=window)
+        if taken:
+            applied |= taken
+            items = [item for item in items if item.ref not in taken]
+            window = max(ROUND_WINDOW, 2 * len(taken))
+        elif window >= len(items):
+            break
+        else:
+            window *= 2
+    return applied
 
 
 def _conversions(conn: Connection, keys: Iterable[OrderKey]) -> dict[OrderKey, Any]:

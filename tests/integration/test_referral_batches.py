@@ -33,10 +33,9 @@ from referral_plugin.models.analytics import CustomerOrder
 from referral_plugin.services import webhook_endpoints
 from referral_plugin.services.advocate_locks import lock_chunk_advocates
 from referral_plugin.services.advocates import update_advocate
-from referral_plugin.services.delivery_batches import apply_referral_rounds
 from referral_plugin.services.order_batches import BatchItem, apply_order_batch
 from referral_plugin.services.orders import apply_order_event
-from referral_plugin.services.referral_batches import apply_referral_batch
+from referral_plugin.services.referral_batches import apply_referral_batch, apply_referral_rounds
 from tests.integration import builders
 from tests.integration.builders import BOX, CODE_KEY, NOW, TIERED, TWO_SIDED, later, order_event
 

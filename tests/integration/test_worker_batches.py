@@ -25,7 +25,7 @@ from referral_plugin.models import (
     OrderEventRecord,
     WebhookDelivery,
 )
-from referral_plugin.services import delivery_batches
+from referral_plugin.services import delivery_batches, referral_batches
 from referral_plugin.services.advocate_locks import lock_chunk_advocates
 from referral_plugin.services.advocates import enroll_advocate
 from referral_plugin.services.deliveries import claim_deliveries, translate_delivery
@@ -130,7 +130,7 @@ def test_a_bug_in_the_bulk_paths_leaves_the_chunk_to_the_per_delivery_path(
     def broken(*args: Any, **kwargs: Any) -> set[int]:
         raise RuntimeError("a bug in the referral batch")
 
-    monkeypatch.setattr(delivery_batches, "apply_referral_batch", broken)
+    monkeypatch.setattr(delivery_batches, "apply_referral_rounds", broken)
     handled = process_chunk(
         services, ids, worker="w", stop=threading.Event(), clock=lambda: NOW, connectors=CONNECTORS
     )
@@ -249,10 +249,10 @@ def test_referral_rounds_widen_their_window_until_it_spans_what_is_left(
         shown = [item.ref for item in items[:window] if item.ref in takeable]
         return set(shown[:1])
 
-    monkeypatch.setattr(delivery_batches, "apply_referral_batch", one_per_round)
+    monkeypatch.setattr(referral_batches, "apply_referral_batch", one_per_round)
     items = [BatchItem(ref, 1, None) for ref in range(20)]  # type: ignore[arg-type]
 
-    taken = delivery_batches.apply_referral_rounds(None, items, now=NOW, code_key=b"")  # type: ignore[arg-type]
+    taken = referral_batches.apply_referral_rounds(None, items, now=NOW, code_key=b"")  # type: ignore[arg-type]
 
     assert taken == takeable
     assert windows == [(20, 20), (19, 8), (18, 8), (18, 16), (17, 8), (17, 16), (17, 32)]
